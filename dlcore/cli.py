@@ -1,0 +1,60 @@
+"""Shared pieces of the command line: output for people or ``--json``, and one-line errors."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from dlcore.workspace import _finite
+
+Handler = Callable[[argparse.Namespace], Any]
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on the last line of stdout")
+
+
+def emit(args: argparse.Namespace, result: Any, human: Callable[[Any], str]) -> None:
+    """Print ``result`` as JSON (``--json``) or as ``human(result)`` for people."""
+    if getattr(args, "json", False):
+        print(json.dumps(_finite(result), default=str))
+    else:
+        print(human(result))
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain text table with aligned columns."""
+    if not rows:
+        return "(none)"
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def quiet_import_tensorflow() -> None:
+    """Import TensorFlow with the process's stderr (fd 2) silenced.
+
+    TensorFlow's native code prints start-up lines before its logging is set up, which no environment
+    variable silences; the command line promises people one-line errors, so they are dropped here.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Print an error as one line on stderr and return the exit code."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code

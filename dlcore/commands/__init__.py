@@ -1,0 +1,1 @@
+"""Subcommands of ``python -m dlcore``; each module has ``add_parsers(subparsers)``."""

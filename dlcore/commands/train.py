@@ -1,0 +1,99 @@
+"""``train`` (a job run in this process, with a progress bar) and ``run-job`` (the worker's entry point)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from dlcore.cli import add_json_flag, emit
+from dlcore.errors import DlcoreError
+from dlcore.models.spec import ACTIVATIONS, OPTIMIZERS, ModelSpec, TrainConfig
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The training knobs, shared with fine-tuning."""
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE", help="0: off")
+    p.add_argument("--name", default="")
+    p.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU")
+    p.add_argument("--distribute", choices=("auto", "one", "mirrored", "multi-worker"), default="auto")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model and store it")
+    p.add_argument("--data", required=True, help="built-in data set name or a data file")
+    p.add_argument("--target", default=None, help="target column (tables)")
+    p.add_argument("--arch", default="mlp", help="mlp or cnn")
+    p.add_argument("--units", type=_ints, default=(64, 32), help="dense layer sizes, e.g. 64,32")
+    p.add_argument("--filters", type=_ints, default=(16, 32), help="conv filters per block (cnn)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--batch-norm", action="store_true")
+    p.add_argument("--l1", type=float, default=0.0)
+    p.add_argument("--l2", type=float, default=0.0)
+    add_train_arguments(p)
+    add_json_flag(p)
+    p.set_defaults(handler=run)
+    w = sub.add_parser("run-job", help="(internal) run the training job in FOLDER")
+    w.add_argument("folder")
+    w.set_defaults(handler=run_worker)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    spec = ModelSpec(arch=args.arch, units=args.units, filters=args.filters, activation=args.activation,
+                     dropout=args.dropout, batch_norm=args.batch_norm, l1=args.l1, l2=args.l2)
+    return TrainConfig(data=args.data, target=args.target, model=spec, optimizer=args.optimizer,
+                       learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+                       early_stopping=args.early_stopping, validation_split=args.validation_split,
+                       seed=args.seed, name=args.name, mixed_precision=args.mixed_precision,
+                       distribute=args.distribute)
+
+
+def run_config(config: TrainConfig, args: argparse.Namespace) -> int:
+    """Run a job folder for ``config`` in this process and report its model."""
+    from dlcore import jobs
+    from dlcore.progress import EpochBar
+    from dlcore.training import run_job
+
+    t0 = time.perf_counter()
+    folder = jobs.create(config)
+    bar = [] if args.json else [EpochBar(config.epochs)]
+    status = run_job(folder, extra_callbacks=bar)
+    if status.get("state") == "failed":
+        raise DlcoreError(status.get("message", "training failed"))
+    result: dict[str, Any] = {"model_id": status.get("model_id"), "job_id": folder.name,
+                              "path": str(folder.parent.parent / "models" / str(status.get("model_id")) / "model.keras"),
+                              "metrics": status.get("metrics", {}), "epochs": int(status.get("epoch") or 0),
+                              "seconds": round(time.perf_counter() - t0, 2)}
+    emit(args, result, _human)
+    return 0
+
+
+def _human(r: dict[str, Any]) -> str:
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items() if isinstance(v, (int, float)) and k != "epoch")
+    return f"model {r['model_id']} saved to {r['path']}\n{r['epochs']} epoch(s) in {r['seconds']}s: {metrics}"
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_config(config_from_args(args), args)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from dlcore.training import run_job
+
+    status = run_job(args.folder)
+    print(f"job ended: {status.get('state')}: {status.get('message', '')}", file=sys.stderr)
+    return 0 if status.get("state") in ("done", "stopped") else 3

@@ -1,0 +1,68 @@
+"""The Dataset every loader returns: split arrays ready for a model, plus what is needed to explain them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from dlcore.data.preprocess import Preprocessing
+
+Task = Literal["classification", "regression"]
+Modality = Literal["tabular", "image", "text", "sequence"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A data set split into training and validation parts.
+
+    ``x_*`` are model inputs (after ``preprocessing``); ``y_*`` are integer class indices for
+    classification or floats for regression. ``masks_*`` (optional, images only) hold ground-truth
+    object masks shaped like the images without channels, so explanations can be scored.
+    """
+
+    name: str
+    task: Task
+    modality: Modality
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...] = ()
+    preprocessing: Preprocessing = field(default_factory=Preprocessing.identity)
+    description: str = ""
+    masks_train: np.ndarray | None = None
+    masks_val: np.ndarray | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one model input, without the batch axis."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of model outputs: classes for classification, 1 for regression."""
+        return len(self.class_names) if self.task == "classification" else 1
+
+    @property
+    def n_train(self) -> int:
+        return int(len(self.x_train))
+
+    @property
+    def n_val(self) -> int:
+        return int(len(self.x_val))
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-friendly description, as stored with models and printed by ``dlcore datasets``."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "modality": self.modality,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "input_shape": list(self.input_shape),
+            "n_features": len(self.feature_names),
+            "classes": list(self.class_names),
+            "description": self.description,
+        }

@@ -1,0 +1,95 @@
+"""Model builders: ``build_model(spec, dataset)`` returns an uncompiled ``keras.Model``.
+
+Each architecture is one function registered in ``BUILDERS``; recurrent and attention models add theirs
+the same way. Outputs follow the task: softmax over classes, or one unit rescaled to the target's units.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+
+from dlcore.data.dataset import Dataset
+from dlcore.errors import ModelError
+from dlcore.models.spec import ModelSpec
+
+Builder = Callable[[ModelSpec, Dataset], keras.Model]
+BUILDERS: dict[str, Builder] = {}
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Register a builder under an architecture name (``mlp``, ``cnn``, ...)."""
+
+    def wrap(fn: Builder) -> Builder:
+        BUILDERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _regularizer(spec: ModelSpec) -> keras.regularizers.Regularizer | None:
+    if spec.l1 == 0 and spec.l2 == 0:
+        return None
+    return keras.regularizers.L1L2(l1=spec.l1, l2=spec.l2)
+
+
+def _dense_block(x, units: int, spec: ModelSpec, name: str):
+    x = keras.layers.Dense(units, kernel_regularizer=_regularizer(spec), name=f"{name}_dense")(x)
+    if spec.batch_norm:
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.Activation(spec.activation, name=f"{name}_act")(x)
+    if spec.dropout > 0:
+        x = keras.layers.Dropout(spec.dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def output_head(x, dataset: Dataset):
+    """The task's output layer: class probabilities, or a value in the target's own units."""
+    if dataset.task == "classification":
+        return keras.layers.Dense(dataset.n_outputs, activation="softmax", dtype="float32", name="output")(x)
+    y = np.asarray(dataset.y_train, dtype=np.float64)
+    x = keras.layers.Dense(1, dtype="float32", name="output_standardised")(x)
+    # Train on a standardised target, report in the target's units: the rescaling is part of the model.
+    return keras.layers.Rescaling(scale=float(y.std() or 1.0), offset=float(y.mean()), dtype="float32", name="output")(x)
+
+
+@register("mlp")
+def build_mlp(spec: ModelSpec, dataset: Dataset) -> keras.Model:
+    """Dense layers over the flattened input."""
+    inputs = keras.Input(shape=dataset.input_shape, name="input")
+    x = keras.layers.Flatten(name="flatten")(inputs) if len(dataset.input_shape) > 1 else inputs
+    for i, units in enumerate(spec.units):
+        x = _dense_block(x, int(units), spec, f"block{i + 1}")
+    return keras.Model(inputs, output_head(x, dataset), name="mlp")
+
+
+@register("cnn")
+def build_cnn(spec: ModelSpec, dataset: Dataset) -> keras.Model:
+    """Conv blocks (conv, optional batch norm, activation, 2x2 pooling while the image is large enough)."""
+    if dataset.modality != "image" or len(dataset.input_shape) != 3:
+        raise ModelError(f"a cnn needs images, and {dataset.name!r} is {dataset.modality}; choose mlp")
+    inputs = keras.Input(shape=dataset.input_shape, name="input")
+    x, side = inputs, min(dataset.input_shape[:2])
+    for i, filters in enumerate(spec.filters):
+        x = keras.layers.Conv2D(int(filters), spec.kernel_size, padding="same",
+                                kernel_regularizer=_regularizer(spec), name=f"conv{i + 1}")(x)
+        if spec.batch_norm:
+            x = keras.layers.BatchNormalization(name=f"conv{i + 1}_bn")(x)
+        x = keras.layers.Activation(spec.activation, name=f"conv{i + 1}_act")(x)
+        if side >= 4:
+            x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+            side //= 2
+    x = keras.layers.Flatten(name="flatten")(x)
+    if spec.dropout > 0:
+        x = keras.layers.Dropout(spec.dropout, name="dropout")(x)
+    for i, units in enumerate(spec.units):
+        x = _dense_block(x, int(units), spec, f"dense{i + 1}")
+    return keras.Model(inputs, output_head(x, dataset), name="cnn")
+
+
+def build_model(spec: ModelSpec, dataset: Dataset) -> keras.Model:
+    """Build the architecture ``spec.arch`` for ``dataset``'s inputs and task."""
+    if spec.arch not in BUILDERS:
+        raise ModelError(f"unknown architecture {spec.arch!r}; choose one of {', '.join(BUILDERS)}")
+    return BUILDERS[spec.arch](spec, dataset)

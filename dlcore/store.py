@@ -1,0 +1,114 @@
+"""ModelStore: trained models on disk, each a folder ``models/<id>/`` with ``model.keras`` + ``meta.json``.
+
+Writes are atomic (temp file, fsync, ``os.replace``), and a folder is listed only once its ``meta.json``
+exists, which is written last: a save that dies half-way is never listed, and overwriting a model keeps
+the previous version loadable until the new one is complete. Loading always uses ``safe_mode=True``.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from dlcore import __version__
+from dlcore.errors import ModelError
+from dlcore.workspace import atomic_replace_file, atomic_write_json, home, new_id, read_json
+
+MODEL_FILE = "model.keras"
+META_FILE = "meta.json"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One stored model as listed: its id, folder and metadata."""
+
+    model_id: str
+    path: Path
+    meta: Mapping[str, Any]
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / MODEL_FILE
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that matter for reloading a model, recorded in its metadata."""
+    import keras
+    import tensorflow as tf
+
+    return {"dlcore": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+            "python": platform.python_version()}
+
+
+class ModelStore:
+    """The models under ``<home>/models``."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.home = home(root)
+        self.root = self.home / "models"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, model_id: str) -> Path:
+        if not model_id or "/" in model_id or "\\" in model_id or model_id.startswith("."):
+            raise ModelError(f"invalid model id {model_id!r}")
+        return self.root / model_id
+
+    def save(self, model: Any, meta: Mapping[str, Any], model_id: str | None = None) -> ModelRecord:
+        """Save ``model`` with ``meta``; a new id unless ``model_id`` names one to overwrite."""
+        model_id = model_id or new_id("m-")
+        folder = self.path(model_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.", suffix=".keras")
+        os.close(fd)
+        try:
+            model.save(tmp, overwrite=True)
+            atomic_replace_file(tmp, folder / MODEL_FILE)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        full = {"id": model_id, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "params": int(model.count_params()), "versions": library_versions(), **dict(meta)}
+        full["id"] = model_id
+        atomic_write_json(folder / META_FILE, full)
+        return ModelRecord(model_id, folder, full)
+
+    def get(self, model_id: str) -> ModelRecord:
+        folder = self.path(model_id)
+        meta = read_json(folder / META_FILE)
+        if meta is None or not (folder / MODEL_FILE).is_file():
+            raise ModelError(f"no model {model_id!r} in {self.root}; `python -m dlcore models` lists them")
+        return ModelRecord(model_id, folder, meta)
+
+    def list(self) -> list[ModelRecord]:
+        """Complete models, newest first."""
+        records = []
+        for folder in self.root.iterdir() if self.root.exists() else []:
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            meta = read_json(folder / META_FILE)
+            if isinstance(meta, dict) and (folder / MODEL_FILE).is_file():
+                records.append(ModelRecord(folder.name, folder, meta))
+        return sorted(records, key=lambda r: (str(r.meta.get("created", "")), r.model_id), reverse=True)
+
+    def load(self, model_id: str, compile: bool = False) -> Any:
+        """Load a stored model with Keras' ``safe_mode=True`` (no arbitrary code in the file runs)."""
+        import keras
+
+        import dlcore.generative  # noqa: F401  registers the project's own Keras classes
+
+        record = self.get(model_id)
+        try:
+            return keras.saving.load_model(record.model_file, compile=compile, safe_mode=True)
+        except Exception as exc:  # a broken file: say which and what to do
+            raise ModelError(f"model {model_id!r} could not be loaded ({type(exc).__name__}: {exc}); "
+                             "delete it and train again") from exc
+
+    def delete(self, model_id: str) -> None:
+        """Remove a model: first unlist it (meta.json goes first), then its files."""
+        folder = self.get(model_id).path
+        (folder / META_FILE).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)

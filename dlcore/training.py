@@ -1,0 +1,165 @@
+"""What runs inside a training job: compile, fit with callbacks, evaluate, save to the store.
+
+Progress leaves training only through callbacks (``JobMonitor`` writes ``metrics.jsonl`` and
+``status.json``; the pages and the command line only read them).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+
+from dlcore import device
+from dlcore.data import load_dataset
+from dlcore.data.dataset import Dataset
+from dlcore.errors import DlcoreError
+from dlcore.evaluation import evaluate
+from dlcore.models import TrainConfig, build_model, compile_model
+from dlcore.store import ModelStore
+from dlcore.jobs import CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
+from dlcore.workspace import read_json
+
+class JobMonitor(keras.callbacks.Callback):
+    """Writes one metrics line an epoch, keeps ``status.json`` current, obeys the stop file, and keeps the
+    weights of the best epoch (lowest ``val_loss``) so a stopped job can save the best model so far."""
+
+    def __init__(self, folder: Path, epochs: int, steps: int, poll_seconds: float = 1.0) -> None:
+        super().__init__()
+        self.folder, self.epochs, self.steps, self.poll_seconds = folder, epochs, steps, poll_seconds
+        self.stopped_by_user = False
+        self.best: tuple[float, int, list[np.ndarray], dict[str, float]] | None = None
+        self._last_poll = 0.0
+        self._epoch_start = time.perf_counter()
+        self._durations: list[float] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        start = int(getattr(self.model, "_initial_epoch", None) or 0)  # set by BackupAndRestore on resume
+        kept = [r for r in read_metrics(self.folder) if int(r.get("epoch", 0)) <= start]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        (self.folder / METRICS_FILE).write_text(text, encoding="utf-8")
+        update_status(self.folder, state="running", epoch=start, epochs=self.epochs, step=0,
+                      steps=self.steps, resumed_from=start or None)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        now = time.perf_counter()
+        if now - self._last_poll < self.poll_seconds:
+            return
+        self._last_poll = now
+        self._check_stop()
+        update_status(self.folder, step=batch + 1)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        self._durations.append(seconds)
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}, "seconds": seconds}
+        with open(self.folder / METRICS_FILE, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        monitored = row.get("val_loss", row.get("loss", math.inf))
+        if math.isfinite(monitored) and (self.best is None or monitored < self.best[0]):
+            self.best = (monitored, epoch + 1, self.model.get_weights(), row)
+        eta = float(np.median(self._durations)) * (self.epochs - epoch - 1)
+        update_status(self.folder, epoch=epoch + 1, step=self.steps, eta_seconds=eta)
+        self._check_stop()
+
+    def _check_stop(self) -> None:
+        if (self.folder / STOP_FILE).exists() and not self.stopped_by_user:
+            self.stopped_by_user = True
+            self.model.stop_training = True
+
+
+def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[keras.callbacks.Callback]:
+    cbs: list[keras.callbacks.Callback] = [
+        keras.callbacks.BackupAndRestore(str(folder / "backup"), double_checkpoint=True),
+        keras.callbacks.TerminateOnNaN(),
+        monitor,
+        keras.callbacks.TensorBoard(str(folder / "logs"), write_graph=False),
+    ]
+    if config.early_stopping > 0:
+        cbs.append(keras.callbacks.EarlyStopping(patience=config.early_stopping, restore_best_weights=True))
+    return cbs
+
+
+def _nan_epoch(rows: list[dict[str, Any]], history: keras.callbacks.History) -> int | None:
+    """The first epoch (1-based) whose loss was not finite, if any."""
+    for row in rows:
+        if not math.isfinite(row.get("loss", 0.0)):
+            return int(row["epoch"])
+    losses = history.history.get("loss", [])
+    return len(rows) + 1 if losses and not math.isfinite(losses[-1]) else None
+
+
+def fit(config: TrainConfig, dataset: Dataset, folder: Path,
+        extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[keras.Model, JobMonitor, keras.callbacks.History]:
+    """Build, compile and fit a model as ``config`` says; progress goes to ``folder``."""
+    keras.utils.set_random_seed(config.seed)
+    with device.strategy(config.distribute).scope():
+        model = build_model(config.model, dataset)
+        compile_model(model, config, dataset.task)
+    steps = math.ceil(dataset.n_train / config.batch_size)
+    monitor = JobMonitor(folder, config.epochs, steps)
+    history = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),
+                        epochs=config.epochs, batch_size=config.batch_size, verbose=0,
+                        callbacks=[*_callbacks(folder, config, monitor), *extra_callbacks])
+    return model, monitor, history
+
+
+def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
+    """Run the job in ``folder`` to its end and return its final status. Never raises for expected
+    failures: they end the job with ``state="failed"`` and a message that names the fix."""
+    folder = Path(folder).resolve()
+    try:
+        config = TrainConfig.from_dict(read_json(folder / CONFIG_FILE) or {})
+        update_status(folder, state="running", started=time.time(), epochs=config.epochs)
+        info = device.configure(config.mixed_precision)
+        update_status(folder, device=info.label, mixed_precision=info.mixed_precision)
+        dataset = load_dataset(config.data, config.target, config.validation_split, config.seed)
+        return _finish(folder, config, dataset, *fit(config, dataset, folder, extra_callbacks))
+    except DlcoreError as exc:
+        return update_status(folder, state="failed", message=str(exc))
+    except Exception as exc:  # unexpected: keep the job's record honest, the traceback goes to error.log
+        import traceback
+
+        (folder / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        return update_status(folder, state="failed", message=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _finish(folder: Path, config: TrainConfig, dataset: Dataset, model: keras.Model, monitor: JobMonitor,
+            history: keras.callbacks.History) -> dict[str, Any]:
+    rows = read_metrics(folder)
+    nan_at = _nan_epoch(rows, history)
+    if nan_at is not None:
+        return update_status(folder, state="failed", message=(
+            f"the loss became NaN in epoch {nan_at}; lower the learning rate (now {config.learning_rate:g}) "
+            "or turn on batch norm, then train again"))
+    if not rows:
+        return update_status(folder, state="stopped", message="stopped before the first epoch ended; nothing to save")
+    final = rows[-1]
+    ended_early = monitor.stopped_by_user or int(final["epoch"]) < config.epochs  # stop button or early stopping
+    if ended_early and monitor.best is not None:
+        model.set_weights(monitor.best[2])  # the best epoch so far, as EarlyStopping(restore_best_weights) does
+        final = monitor.best[3]
+    record = ModelStore(folder.parent.parent).save(model, {
+        "name": config.name or f"{config.model.arch} on {dataset.name}",
+        "arch": config.model.arch, "job": folder.name, "config": config.to_dict(),
+        "dataset": dataset.summary(), "task": dataset.task, "modality": dataset.modality,
+        "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
+        "feature_names": list(dataset.feature_names), "preprocessing": dataset.preprocessing.to_dict(),
+        "metrics": {k: v for k, v in final.items() if k not in ("seconds",)},
+        "history": rows, "evaluation": evaluate(model, dataset),
+    })
+    state = "stopped" if monitor.stopped_by_user else "done"
+    message = f"finished {len(rows)} epoch(s)"
+    if ended_early:
+        why = "stopped by request" if state == "stopped" else "early stopping"
+        message = f"{why} after {len(rows)} epoch(s); saved the best epoch ({int(final['epoch'])})"
+    return update_status(folder, state=state, message=message, model_id=record.model_id,
+                         metrics=record.meta["metrics"], eta_seconds=0.0)
