@@ -97,13 +97,24 @@ def _nan_epoch(rows: list[dict[str, Any]], history: keras.callbacks.History) -> 
     return len(rows) + 1 if losses and not math.isfinite(losses[-1]) else None
 
 
+def make_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
+    """The compiled model a job trains. New kinds of job (fine-tuning, generative models) branch here."""
+    model = build_model(config.model, dataset)
+    compile_model(model, config, dataset.task)
+    return model
+
+
+def evaluate_model(config: TrainConfig, model: keras.Model, dataset: Dataset) -> dict[str, Any]:
+    """Held-out evaluation stored in the model's metadata. New kinds of job branch here."""
+    return evaluate(model, dataset)
+
+
 def fit(config: TrainConfig, dataset: Dataset, folder: Path,
         extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[keras.Model, JobMonitor, keras.callbacks.History]:
     """Build, compile and fit a model as ``config`` says; progress goes to ``folder``."""
     keras.utils.set_random_seed(config.seed)
     with device.strategy(config.distribute).scope():
-        model = build_model(config.model, dataset)
-        compile_model(model, config, dataset.task)
+        model = make_model(config, dataset)
     steps = math.ceil(dataset.n_train / config.batch_size)
     monitor = JobMonitor(folder, config.epochs, steps)
     history = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),
@@ -154,7 +165,7 @@ def _finish(folder: Path, config: TrainConfig, dataset: Dataset, model: keras.Mo
         "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
         "feature_names": list(dataset.feature_names), "preprocessing": dataset.preprocessing.to_dict(),
         "metrics": {k: v for k, v in final.items() if k not in ("seconds",)},
-        "history": rows, "evaluation": evaluate(model, dataset),
+        "history": rows, "evaluation": evaluate_model(config, model, dataset),
     })
     state = "stopped" if monitor.stopped_by_user else "done"
     message = f"finished {len(rows)} epoch(s)"

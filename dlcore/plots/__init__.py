@@ -1,0 +1,18 @@
+"""Pure functions from results to ``plotly.graph_objects.Figure``: no Streamlit, no matplotlib.
+
+One module per subject (training, data, explanations, generative); all are re-exported here, so
+``from dlcore import plots; plots.confusion_matrix(...)`` works for every figure.
+"""
+from __future__ import annotations
+
+from dlcore.plots.data import class_balance, feature_histograms, image_mosaic, sample_images
+from dlcore.plots.training import (
+    confusion_matrix,
+    per_class_scores,
+    predicted_vs_true,
+    residuals,
+    training_curves,
+)
+
+__all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
+           "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves"]

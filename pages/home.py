@@ -1,0 +1,27 @@
+"""Home: what the tool does and where to go. Must not import TensorFlow."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dlcore import jobs
+from ui.cache import device_info, store, workspace
+
+st.title("Interpretable deep learning")
+st.markdown(
+    "Train neural networks on built-in data or your own, watch them learn, and see **why** they decide "
+    "what they decide. Everything runs on this machine; nothing is downloaded."
+)
+info = device_info()
+st.info(f"Training runs on: **{info.label}**" + ("" if info.kind == "gpu" else
+        " (training works on the CPU; a GPU is used automatically when one is present)."))
+
+models, all_jobs = store().list(), jobs.list_jobs(workspace())
+c1, c2, c3 = st.columns(3)
+c1.metric("Stored models", len(models))
+c2.metric("Training jobs", len(all_jobs))
+c3.metric("Running now", sum(j.active for j in all_jobs))
+
+st.subheader("Where to go")
+st.page_link("pages/data.py", label="Data: look at the built-in data sets", icon=":material/table_chart:")
+st.page_link("pages/train.py", label="Train: build a model and watch its curves live", icon=":material/model_training:")
+st.page_link("pages/models.py", label="Models: compare, download or delete trained models", icon=":material/inventory_2:")

@@ -1,0 +1,34 @@
+"""A stored model's results: final metrics and the held-out evaluation figures (from its metadata)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dlcore import plots
+from dlcore.store import ModelRecord
+
+
+def metric_row(metrics: dict) -> None:
+    """Final metrics as Streamlit metric tiles, validation first."""
+    keys = [k for k in metrics if k.startswith("val_")] + [k for k in metrics if not k.startswith("val_") and k != "epoch"]
+    cols = st.columns(max(1, len(keys)))
+    for col, key in zip(cols, keys):
+        col.metric(key, f"{metrics[key]:.4g}")
+
+
+def model_results(record: ModelRecord) -> None:
+    """Metrics, then a confusion matrix and per-class scores, or predicted-vs-true and residuals."""
+    meta = record.meta
+    st.markdown(f"**Model `{record.model_id}`** ({meta.get('name', '')}), {meta.get('params', '?'):,} parameters; "
+                f"weights from epoch {int(meta.get('metrics', {}).get('epoch', 0))}.")
+    metric_row(dict(meta.get("metrics", {})))
+    ev = meta.get("evaluation") or {}
+    if ev.get("kind") == "classification":
+        left, right = st.columns(2)
+        left.plotly_chart(plots.confusion_matrix(ev["confusion_matrix"], ev["class_names"]), key=f"cm_{record.model_id}")
+        right.plotly_chart(plots.per_class_scores(ev), key=f"pcs_{record.model_id}")
+    elif ev.get("kind") == "regression":
+        st.caption(f"Validation MAE {ev['mae']:.4g} against {ev['baseline_mae']:.4g} for always predicting the mean; "
+                   f"R² {ev['r2']:.3f}.")
+        left, right = st.columns(2)
+        left.plotly_chart(plots.predicted_vs_true(ev["y_true"], ev["y_pred"]), key=f"pvt_{record.model_id}")
+        right.plotly_chart(plots.residuals(ev["y_true"], ev["y_pred"]), key=f"res_{record.model_id}")
