@@ -1,20 +1,23 @@
-"""Entry point: ``streamlit run app.py``. Navigation over pages/ and the shared sidebar."""
+"""Entry point: ``streamlit run app.py``. Navigation over app_pages/ and the shared sidebar."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from dlcore import __version__
 from ui.cache import device_info, workspace
 
-st.set_page_config(page_title="Interpretable deep learning", page_icon=":material/insights:", layout="wide")
+st.set_page_config(page_title="Interpretable deep learning", page_icon=str(Path(__file__).parent / "assets" / "logo.png"), layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/table_chart:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/table_chart:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 
+st.logo(str(Path(__file__).parent / "assets" / "logo.png"))
 page = st.navigation(PAGES)
 with st.sidebar:
     st.caption(f"Training device: **{device_info().label}**")

@@ -36,7 +36,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def quiet_import_tensorflow() -> None:
-    """Import TensorFlow with the process's stderr (fd 2) silenced.
+    """Import TensorFlow and probe its devices with the process's stderr (fd 2) silenced.
 
     TensorFlow's native code prints start-up lines before its logging is set up, which no environment
     variable silences; the command line promises people one-line errors, so they are dropped here.
@@ -47,7 +47,9 @@ def quiet_import_tensorflow() -> None:
     try:
         os.dup2(devnull, 2)
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe prints its own failure on CPU-only machines
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -29,6 +29,8 @@ class JobMonitor(keras.callbacks.Callback):
     """Writes one metrics line an epoch, keeps ``status.json`` current, obeys the stop file, and keeps the
     weights of the best epoch (lowest ``val_loss``) so a stopped job can save the best model so far."""
 
+    async_safe = True  # its batch hook reads no logs: Keras may keep dispatching batches asynchronously
+
     def __init__(self, folder: Path, epochs: int, steps: int, poll_seconds: float = 1.0) -> None:
         super().__init__()
         self.folder, self.epochs, self.steps, self.poll_seconds = folder, epochs, steps, poll_seconds
@@ -76,10 +78,23 @@ class JobMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _EpochBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore saving once an epoch. Its batch hook then does nothing, so it is marked safe for
+    Keras' asynchronous batch dispatch; an unmarked batch hook makes every batch wait for the device."""
+
+    async_safe = True
+
+
+class _TerminateOnNaN(keras.callbacks.TerminateOnNaN):
+    """TerminateOnNaN whose per-batch loss check runs off the training thread (Keras' async dispatch)."""
+
+    async_safe = True
+
+
 def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[keras.callbacks.Callback]:
     cbs: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(folder / "backup"), double_checkpoint=True),
-        keras.callbacks.TerminateOnNaN(),
+        _EpochBackupAndRestore(str(folder / "backup"), double_checkpoint=True),
+        _TerminateOnNaN(),
         monitor,
         keras.callbacks.TensorBoard(str(folder / "logs"), write_graph=False),
     ]

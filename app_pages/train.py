@@ -17,8 +17,7 @@ st.caption(f"{ds.task}, {ds.modality}, {ds.n_train} training and {ds.n_val} vali
 config = train_form(ref, ds, gpu=device_info().kind == "gpu")
 if config is not None:
     status = jobs.start(config, workspace())
-    st.session_state["job_id"] = status.job_id
-    st.query_params["job"] = status.job_id
+    st.session_state["job_select"] = status.job_id
 
 st.subheader("Jobs")
 all_jobs = jobs.list_jobs(workspace())
@@ -26,9 +25,10 @@ if not all_jobs:
     st.info("No training jobs yet: choose settings above and press Train.")
     st.stop()
 ids = [j.job_id for j in all_jobs]
-wanted = st.session_state.get("job_id") or st.query_params.get("job") or ids[0]
-labels = {j.job_id: f"{j.job_id} · {j.config.get('model', {}).get('arch', '?')} on {j.config.get('data', '?')} · {j.state}"
-          for j in all_jobs}
-job_id = st.selectbox("Job", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
-st.session_state["job_id"] = job_id
+if st.session_state.get("job_select") not in ids:  # a new session: the job in the address, else the newest
+    st.session_state["job_select"] = st.query_params.get("job") if st.query_params.get("job") in ids else ids[0]
+labels = {j.job_id: f"{j.job_id} · {j.config.get('model', {}).get('arch', '?')} on {j.config.get('data', '?')}"
+          for j in all_jobs}  # no state here: a keyed select box keeps its first labels
+job_id = st.selectbox("Job", ids, format_func=labels.get, key="job_select")
+st.query_params["job"] = job_id
 job_view(job_id)

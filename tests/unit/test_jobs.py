@@ -1,0 +1,119 @@
+"""Training jobs: folders and worker processes that survive reruns, stops, kills and NaN losses."""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+
+import pytest
+
+from dlcore import jobs
+from dlcore.errors import JobError
+from dlcore.models import ModelSpec, TrainConfig
+from dlcore.store import ModelStore
+from dlcore.training import run_job
+
+
+def _wait_for_epoch(job_id: str, home, epoch: int, timeout: float = 180.0) -> jobs.JobStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = jobs.poll(job_id, home)
+        if status.epoch >= epoch or not status.active:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not reach epoch {epoch}")
+
+
+def test_job_in_process_trains_evaluates_and_stores(home) -> None:
+    cfg = TrainConfig(data="iris", model=ModelSpec(units=(16,)), epochs=25, batch_size=16, learning_rate=0.01)
+    folder = jobs.create(cfg, home)
+    status = run_job(folder)
+    assert status["state"] == "done", status
+    rows = jobs.metrics(folder.name, home)
+    assert [r["epoch"] for r in rows] == list(range(1, 26))
+    assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(rows[-1])
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    record = ModelStore(home).get(status["model_id"])
+    assert record.meta["metrics"]["val_accuracy"] > 0.8  # 3 classes: chance is 0.33
+    assert record.meta["evaluation"]["kind"] == "classification"
+    assert sum(map(sum, record.meta["evaluation"]["confusion_matrix"])) == 30
+    assert record.meta["preprocessing"]["kind"] == "tabular" and record.meta["class_names"][0] == "setosa"
+    assert (folder / "logs").is_dir() and any((folder / "logs").rglob("*tfevents*"))  # TensorBoard
+    assert not (folder / "backup").exists()  # BackupAndRestore cleans up after a finished run
+    assert jobs.poll(folder.name, home).state == "done"
+
+
+def test_nan_loss_ends_the_job_with_the_epoch_and_a_hint(home) -> None:
+    cfg = TrainConfig(data="diabetes", optimizer="sgd", learning_rate=50.0, epochs=5, model=ModelSpec(units=(8,)))
+    folder = jobs.create(cfg, home)
+    status = run_job(folder)
+    assert status["state"] == "failed"
+    assert re_epoch(status["message"]) == 1 and "lower the learning rate" in status["message"]
+    assert ModelStore(home).list() == []
+
+
+def re_epoch(message: str) -> int:
+    import re
+
+    found = re.search(r"NaN in epoch (\d+)", message)
+    assert found, message
+    return int(found.group(1))
+
+
+@pytest.mark.slow
+def test_stop_ends_a_running_worker_and_keeps_the_best_epoch(home) -> None:
+    cfg = TrainConfig(data="digits", model=ModelSpec(units=(32,)), epochs=200, batch_size=8)
+    started = jobs.start(cfg, home)
+    assert started.state in ("queued", "running")
+    reached = _wait_for_epoch(started.job_id, home, 2)
+    assert reached.state == "running"
+    jobs.stop(started.job_id, home)
+    final = jobs.wait(started.job_id, home, timeout=120)
+    assert final.state == "stopped", final
+    rows = jobs.metrics(started.job_id, home)
+    assert 2 <= len(rows) < 200
+    best = min(rows, key=lambda r: r["val_loss"])
+    meta = ModelStore(home).get(final.model_id).meta
+    assert meta["metrics"]["epoch"] == best["epoch"]
+    assert meta["metrics"]["val_loss"] == pytest.approx(best["val_loss"])
+    assert "best epoch" in final.message
+
+
+@pytest.mark.slow
+def test_killed_worker_reads_as_interrupted_and_resumes_from_its_last_epoch(home) -> None:
+    cfg = TrainConfig(data="digits", model=ModelSpec(units=(32,)), epochs=8, batch_size=8)
+    started = jobs.start(cfg, home)
+    before = _wait_for_epoch(started.job_id, home, 3)
+    pid = int((started.folder / jobs.PID_FILE).read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while jobs.poll(started.job_id, home).state != "interrupted" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    interrupted = jobs.poll(started.job_id, home)
+    assert interrupted.state == "interrupted" and "resume" in interrupted.message
+    jobs.resume(started.job_id, home)
+    final = jobs.wait(started.job_id, home, timeout=180)
+    assert final.state == "done", final
+    with pytest.raises(JobError, match="only an interrupted job"):
+        jobs.resume(started.job_id, home)
+    rows = jobs.metrics(started.job_id, home)
+    assert [r["epoch"] for r in rows] == list(range(1, 9))  # no epoch lost, none twice
+    import json
+
+    resumed_from = json.loads((started.folder / jobs.STATUS_FILE).read_text())["resumed_from"]
+    assert resumed_from is not None and resumed_from >= before.epoch - 1 >= 2
+    assert all(math.isfinite(r["loss"]) for r in rows)
+
+
+def test_unknown_and_malformed_job_ids(home) -> None:
+    with pytest.raises(JobError, match="no job"):
+        jobs.poll("j-nope", home)
+    with pytest.raises(JobError, match="invalid job id"):
+        jobs.poll("../x", home)
+
+
+def test_progress_fraction() -> None:
+    s = jobs.JobStatus(job_id="j", folder=None, state="running", epoch=2, epochs=4, step=5, steps=10)  # type: ignore[arg-type]
+    assert s.progress == pytest.approx(0.625)
+    assert jobs.JobStatus(job_id="j", folder=None, state="done", epoch=4, epochs=4).progress == 1.0  # type: ignore[arg-type]
