@@ -62,7 +62,8 @@ class JobMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.perf_counter() - self._epoch_start
         self._durations.append(seconds)
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}, "seconds": seconds}
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}, "seconds": seconds,
+               "time": time.time()}
         with open(self.folder / METRICS_FILE, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
         monitored = row.get("val_loss", row.get("loss", math.inf))
@@ -179,7 +180,7 @@ def _finish(folder: Path, config: TrainConfig, dataset: Dataset, model: keras.Mo
         "dataset": dataset.summary(), "task": dataset.task, "modality": dataset.modality,
         "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
         "feature_names": list(dataset.feature_names), "preprocessing": dataset.preprocessing.to_dict(),
-        "metrics": {k: v for k, v in final.items() if k not in ("seconds",)},
+        "metrics": {k: v for k, v in final.items() if k not in ("seconds", "time")},
         "history": rows, "evaluation": evaluate_model(config, model, dataset),
     })
     state = "stopped" if monitor.stopped_by_user else "done"

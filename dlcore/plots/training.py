@@ -16,7 +16,7 @@ def _metric_pairs(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     for row in rows:
         for key in row:
             base = key[4:] if key.startswith("val_") else key
-            if base not in ("epoch", "seconds", "learning_rate") and base not in names:
+            if base not in ("epoch", "seconds", "time", "learning_rate") and base not in names:
                 names.append(base)
     return sorted(names, key=lambda n: (n != "loss", n))
 
