@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import keras
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dlcore.data import load_builtin
