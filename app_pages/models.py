@@ -1,44 +1,60 @@
-"""Models: every stored model, its results, download and delete."""
+"""Models: every stored model; filter, compare, download, delete, and import a model file."""
 from __future__ import annotations
 
 import json
 
-import pandas as pd
 import streamlit as st
 
 from dlcore import plots
 from ui.cache import store
+from ui.imports import import_widget
+from ui.models import compare, filtered_table
 from ui.results import model_results
 
 st.title("Models")
+with st.expander("Import a model file (.keras)"):
+    st.caption("Uploaded models are untrusted: only Keras 3 `.keras` files are accepted, and each is checked "
+               "before it is loaded (no Lambda layers, no code from outside Keras, no layers that read files).")
+    if import_widget("models_upload"):
+        st.caption("It is listed below.")
+
 records = store().list()
 if not records:
-    st.info("No models yet. Train one on the Train page.")
+    st.info("No models yet. Train one on the Train page, fine-tune one, or import a file above.")
     st.stop()
-
-
-def _row(r) -> dict:
-    m = r.meta
-    val = {k: round(v, 4) for k, v in (m.get("metrics") or {}).items() if k.startswith("val_") and isinstance(v, (int, float))}
-    return {"id": r.model_id, "name": m.get("name", ""), "data": (m.get("dataset") or {}).get("name", ""),
-            "arch": m.get("arch", ""), "params": m.get("params"), **val, "created": m.get("created", "")}
-
-
-st.dataframe(pd.DataFrame([_row(r) for r in records]), hide_index=True)
 by_id = {r.model_id: r for r in records}
-chosen = st.selectbox("Model", list(by_id), format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}")
-record = by_id[chosen]
+table = filtered_table(records)
+st.dataframe(table, hide_index=True)
+
+st.subheader("Compare")
+chosen = st.multiselect("Models to compare (two or more)", list(table["id"]), default=list(table["id"])[:2],
+                        format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}", key="compare_ids")
+if len(chosen) >= 2:
+    compare([by_id[i] for i in chosen])
+else:
+    st.caption("Choose at least two models to overlay their curves and compare their metrics.")
+
+st.subheader("One model")
+ids = list(table["id"]) or list(by_id)
+model_id = st.selectbox("Model", ids, format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}", key="model_one")
+record = by_id[model_id]
 if record.meta.get("history"):
-    st.plotly_chart(plots.training_curves(record.meta["history"]), key=f"hist_{chosen}")
-model_results(record)
+    st.plotly_chart(plots.training_curves(record.meta["history"]), key=f"hist_{model_id}")
+if record.meta.get("evaluation"):
+    model_results(record)
+elif record.meta.get("imported"):
+    imp = record.meta["imported"]
+    st.caption(f"Imported from `{imp['file']}` (sha256 {imp['sha256'][:12]}..., Keras {imp['keras_version']}); "
+               f"input {tuple(record.meta['input_shape'])}, output {tuple(record.meta['output_shape'])}, "
+               f"task {record.meta['task']}. Fine-tune it on the Fine-tune page to evaluate it on data.")
 
 c1, c2, c3 = st.columns(3)
-c1.download_button("Download model.keras", record.model_file.read_bytes(), file_name=f"{chosen}.keras",
+c1.download_button("Download model.keras", record.model_file.read_bytes(), file_name=f"{model_id}.keras",
                    mime="application/octet-stream")
-c2.download_button("Download meta.json", json.dumps(dict(record.meta), indent=2), file_name=f"{chosen}.meta.json",
+c2.download_button("Download meta.json", json.dumps(dict(record.meta), indent=2), file_name=f"{model_id}.meta.json",
                    mime="application/json")
 with c3.popover("Delete"):
-    st.write(f"Delete model `{chosen}` and its files? This cannot be undone.")
-    if st.button("Yes, delete", type="primary", key=f"del_{chosen}"):
-        store().delete(chosen)
+    st.write(f"Delete model `{model_id}` and its files? This cannot be undone.")
+    if st.button("Yes, delete", type="primary", key=f"del_{model_id}"):
+        store().delete(model_id)
         st.rerun()

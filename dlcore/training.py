@@ -18,6 +18,7 @@ import numpy as np
 from dlcore import device
 from dlcore.data import load_dataset
 from dlcore.data.dataset import Dataset
+from dlcore.data.subset import limit_train
 from dlcore.errors import DlcoreError
 from dlcore.evaluation import evaluate
 from dlcore.models import TrainConfig, build_model, compile_model
@@ -101,6 +102,10 @@ def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[k
     ]
     if config.early_stopping > 0:
         cbs.append(keras.callbacks.EarlyStopping(patience=config.early_stopping, restore_best_weights=True))
+    if config.finetune is not None:  # its second phase must act before BackupAndRestore restores a resumed job
+        from dlcore.finetune import phase_callbacks
+
+        cbs = [*phase_callbacks(config, folder / "backup"), *cbs]
     return cbs
 
 
@@ -115,6 +120,10 @@ def _nan_epoch(rows: list[dict[str, Any]], history: keras.callbacks.History) -> 
 
 def make_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
     """The compiled model a job trains. New kinds of job (fine-tuning, generative models) branch here."""
+    if config.finetune is not None:
+        from dlcore.finetune import finetune_model
+
+        return finetune_model(config, dataset)
     model = build_model(config.model, dataset)
     compile_model(model, config, dataset.task)
     return model
@@ -122,6 +131,10 @@ def make_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
 
 def evaluate_model(config: TrainConfig, model: keras.Model, dataset: Dataset) -> dict[str, Any]:
     """Held-out evaluation stored in the model's metadata. New kinds of job branch here."""
+    if config.finetune is not None:
+        from dlcore.finetune import evaluate_before_after
+
+        return evaluate_before_after(config, model, dataset)
     return evaluate(model, dataset)
 
 
@@ -149,6 +162,7 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
         info = device.configure(config.mixed_precision)
         update_status(folder, device=info.label, mixed_precision=info.mixed_precision)
         dataset = load_dataset(config.data, config.target, config.validation_split, config.seed)
+        dataset = limit_train(dataset, config.train_limit, config.seed)
         return _finish(folder, config, dataset, *fit(config, dataset, folder, extra_callbacks))
     except DlcoreError as exc:
         return update_status(folder, state="failed", message=str(exc))

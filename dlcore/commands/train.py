@@ -30,6 +30,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="")
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU")
     p.add_argument("--distribute", choices=("auto", "one", "mirrored", "multi-worker"), default="auto")
+    p.add_argument("--train-limit", type=int, default=0, metavar="N",
+                   help="use at most N training rows, a seeded stratified pick (0: all)")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs,
                        early_stopping=args.early_stopping, validation_split=args.validation_split,
                        seed=args.seed, name=args.name, mixed_precision=args.mixed_precision,
-                       distribute=args.distribute)
+                       distribute=args.distribute, train_limit=args.train_limit)
 
 
 def run_config(config: TrainConfig, args: argparse.Namespace) -> int:

@@ -67,12 +67,15 @@ def _digits(validation_split: float, seed: int) -> Dataset:
     )
 
 
-def make_shapes(n: int = 2000, size: int = 28, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_shapes(n: int = 2000, size: int = 28, seed: int = 0,
+                outline: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate ``n`` noisy grey images of one shape each, with the shape's mask.
 
     Returns images (n, size, size) in [0, 1], labels (n,) indexing ``SHAPE_CLASSES``, and boolean masks
     (n, size, size) that are True on the drawn object: the ground truth for explanation checks.
+    ``outline=True`` draws only each shape's one-pixel border instead of the filled shape.
     """
+    from scipy.ndimage import binary_erosion
     from skimage.draw import disk, polygon
 
     rng = np.random.default_rng(seed)
@@ -95,22 +98,28 @@ def make_shapes(n: int = 2000, size: int = 28, seed: int = 0) -> tuple[np.ndarra
             t = max(1.5, r * 0.3)
             mask[polygon([cy - t, cy - t, cy + t, cy + t], [cx - r, cx + r, cx + r, cx - r], mask.shape)] = True
             mask[polygon([cy - r, cy - r, cy + r, cy + r], [cx - t, cx + t, cx + t, cx - t], mask.shape)] = True
+        if outline:
+            mask &= ~binary_erosion(mask)
         intensity = rng.uniform(0.6, 1.0)
         images[i] = np.where(mask, intensity, 0.0) + rng.normal(0.0, 0.08, size=(size, size))
     return np.clip(images, 0.0, 1.0), labels.astype(np.int64), masks
 
 
-def _shapes(validation_split: float, seed: int) -> Dataset:
-    images, y, masks = make_shapes(seed=0)
+def _shapes(validation_split: float, seed: int, outline: bool = False) -> Dataset:
+    images, y, masks = make_shapes(seed=1 if outline else 0, outline=outline)
     tr, va = _split(len(y), validation_split, seed, y)
     prep = Preprocessing("image", {"height": 28, "width": 28, "channels": 1, "scale": 1.0})
+    if outline:
+        description = ("2,000 generated 28x28 images of the same four shapes drawn as outlines only, with noise; "
+                       "new data for fine-tuning the shipped base model trained on filled shapes.")
+    else:
+        description = ("2,000 generated 28x28 images of circles, squares, triangles and crosses at random "
+                       "places and sizes, with noise; each comes with its object mask (ground truth for explanations).")
     return Dataset(
-        name="shapes", task="classification", modality="image",
+        name="shapes_outline" if outline else "shapes", task="classification", modality="image",
         x_train=prep.transform(images[tr]), y_train=y[tr], x_val=prep.transform(images[va]), y_val=y[va],
         feature_names=tuple(f"pixel_{r}_{c}" for r in range(28) for c in range(28)),
-        class_names=SHAPE_CLASSES, preprocessing=prep,
-        description="2,000 generated 28x28 images of circles, squares, triangles and crosses at random "
-        "places and sizes, with noise; each comes with its object mask (ground truth for explanations).",
+        class_names=SHAPE_CLASSES, preprocessing=prep, description=description,
         masks_train=masks[tr], masks_val=masks[va],
     )
 
@@ -133,6 +142,8 @@ def _register(info: BuiltinInfo, loader: Callable[[float, int], Dataset]) -> Non
 
 _register(BuiltinInfo("digits", "classification", "image", "8x8 handwritten digits, 10 classes, 1,797 images"), _digits)
 _register(BuiltinInfo("shapes", "classification", "image", "28x28 generated shapes with ground-truth masks, 4 classes"), _shapes)
+_register(BuiltinInfo("shapes_outline", "classification", "image", "the same 4 shapes drawn as outlines: new data for fine-tuning"),
+          lambda validation_split, seed: _shapes(validation_split, seed, outline=True))
 for _name, _loader, _task, _desc in [
     ("breast_cancer", "load_breast_cancer", "classification", "Wisconsin breast cancer: 569 tumours, 30 measurements, malignant or benign"),
     ("iris", "load_iris", "classification", "Fisher's iris: 150 flowers, 4 measurements, 3 species"),

@@ -36,6 +36,40 @@ class ModelSpec:
             raise ModelError("layer sizes and kernel size must be positive integers")
 
 
+HEAD_MODES = ("auto", "replace", "keep")
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """How a fine-tuning job adapts a base model (see ``dlcore.finetune``).
+
+    ``base``: a stored model id, a ``.keras`` file, or ``keras:MobileNetV2`` (weights must be on disk).
+    ``freeze``: freeze the first N layers of the adapted model; -1 freezes every layer below the head.
+    ``head``: ``auto`` replaces the output layer when the classes or output size differ.
+    Optional second phase: the last ``fine_epochs`` of the job's epochs unfreeze the top ``unfreeze``
+    frozen layers (batch-norm layers stay frozen, in inference mode) and train at ``fine_learning_rate``.
+    """
+
+    base: str
+    freeze: int = -1
+    head: str = "auto"
+    unfreeze: int = 0
+    fine_epochs: int = 0
+    fine_learning_rate: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if not str(self.base).strip():
+            raise ModelError("choose a base model to fine-tune (a model id, a .keras file or keras:MobileNetV2)")
+        if self.freeze < -1 or self.unfreeze < 0 or self.fine_epochs < 0:
+            raise ModelError("freeze must be -1 (all below the head) or >= 0; unfreeze and fine epochs >= 0")
+        if self.head not in HEAD_MODES:
+            raise ModelError(f"unknown head mode {self.head!r}; choose one of {', '.join(HEAD_MODES)}")
+        if (self.unfreeze > 0) != (self.fine_epochs > 0):
+            raise ModelError("a second phase needs both layers to unfreeze and epochs for it (or neither)")
+        if not self.fine_learning_rate > 0:
+            raise ModelError(f"the second phase's learning rate must be > 0, got {self.fine_learning_rate}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything needed to rerun a training job; stored as the job's ``config.json``."""
@@ -54,6 +88,8 @@ class TrainConfig:
     name: str = ""
     mixed_precision: bool = False
     distribute: str = "auto"
+    train_limit: int = 0  # use at most this many training rows (seeded, stratified); 0: all
+    finetune: FineTuneSpec | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -64,6 +100,11 @@ class TrainConfig:
             raise ModelError("batch size and epochs must be at least 1")
         if self.distribute not in DISTRIBUTE:
             raise ModelError(f"unknown distribution {self.distribute!r}; choose one of {', '.join(DISTRIBUTE)}")
+        if self.train_limit < 0:
+            raise ModelError(f"train_limit must be >= 0 (0: every training row), got {self.train_limit}")
+        if self.finetune is not None and self.finetune.fine_epochs >= self.epochs:
+            raise ModelError(f"the second phase ({self.finetune.fine_epochs} epochs) must leave epochs for the "
+                             f"first: raise epochs above {self.finetune.fine_epochs}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,4 +117,6 @@ class TrainConfig:
         model = dict(values.pop("model", {}) or {})
         spec_fields = {f.name for f in fields(ModelSpec)}
         model = {k: tuple(v) if isinstance(v, list) else v for k, v in model.items() if k in spec_fields}
-        return cls(model=ModelSpec(**model), **values)
+        tune = values.pop("finetune", None)
+        tune = FineTuneSpec(**{k: v for k, v in tune.items() if k in {f.name for f in fields(FineTuneSpec)}}) if tune else None
+        return cls(model=ModelSpec(**model), finetune=tune, **values)

@@ -5,6 +5,7 @@ One module per subject (training, data, explanations, generative); all are re-ex
 """
 from __future__ import annotations
 
+from dlcore.plots.compare import before_after, compare_curves, summary_scores
 from dlcore.plots.data import class_balance, feature_histograms, image_mosaic, sample_images
 from dlcore.plots.training import (
     confusion_matrix,
@@ -16,3 +17,4 @@ from dlcore.plots.training import (
 
 __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
            "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves"]
+__all__ += ["before_after", "compare_curves", "summary_scores"]

@@ -75,7 +75,7 @@ def test_models_page_lists_shows_and_deletes(trained_home, monkeypatch) -> None:
     assert not at.exception
     assert len(at.dataframe[0].value) == len(before) == 2
     for model_id in before:
-        at.selectbox[0].select(model_id).run()
+        at.selectbox(key="model_one").select(model_id).run()
         assert not at.exception and len(at.get("plotly_chart")) >= 3  # curves + two evaluation figures
     delete = next(b for b in at.button if b.label == "Yes, delete")
     delete.click().run()

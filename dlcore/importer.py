@@ -1,0 +1,149 @@
+"""Import an untrusted ``.keras`` file into the store: check it (``dlcore.safe_import``), then load it with
+``safe_mode=True`` and ``compile=False``, check its input and output shapes, and save it as a stored model.
+
+The file is first copied into the workspace, and the copy is what gets checked and loaded, so the bytes
+checked are the bytes loaded.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from dlcore.errors import ModelError, UnsafeModelError
+from dlcore.safe_import import MAX_FILE_BYTES, check_kind, check_model_file
+from dlcore.store import ModelRecord, ModelStore
+from dlcore.workspace import home
+
+
+@contextmanager
+def _private_copy(path: Path, root: str | os.PathLike[str] | None) -> Iterator[Path]:
+    """A copy of ``path`` in the workspace that nobody else writes to, removed afterwards."""
+    folder = home(root) / ".imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".keras")
+    try:
+        with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+            shutil.copyfileobj(src, out)
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_checked(path: Path, source: str) -> Any:
+    """Check a model file and load it with ``safe_mode=True, compile=False`` (the checks come first)."""
+    check_model_file(path, source)
+    import keras
+
+    import dlcore.generative  # noqa: F401  the project's own registered classes
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:
+        raise ModelError(f"{source} passed the safety checks but Keras could not load it "
+                         f"({type(exc).__name__}: {str(exc)[:200]}); re-save it with Keras 3") from exc
+
+
+def _input_shape(model: Any, config: dict[str, Any], source: str) -> tuple[int, ...]:
+    """One input's shape without the batch axis: from the model's inputs, else its saved build shape
+    (subclassed models such as this app's own)."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) > 1:
+        raise ModelError(f"{source}: the model has {len(inputs)} inputs; only single-input models are supported")
+    built = (config.get("build_config") or {}).get("input_shape")
+    shape = tuple(inputs[0].shape[1:]) if inputs else tuple(built[1:]) if isinstance(built, list) else ()
+    if not shape or any(not isinstance(d, int) or d < 1 for d in shape):
+        raise ModelError(f"{source}: the input shape {shape or 'unknown'} is not fixed; save the model with a "
+                         "fixed input shape (keras.Input(shape=...))")
+    return tuple(int(d) for d in shape)
+
+
+def check_shapes(model: Any, config: dict[str, Any], source: str) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+    """The model's input and output shapes (no batch axis), after a forward pass on zeros gives one
+    finite output of the declared shape; and whether that output looks like class probabilities."""
+    in_shape = _input_shape(model, config, source)
+    try:
+        out = model(np.zeros((2, *in_shape), dtype=np.float32), training=False)
+    except Exception as exc:
+        raise ModelError(f"{source}: the model fails on an input of shape {in_shape} "
+                         f"({type(exc).__name__}: {str(exc)[:160]})") from exc
+    if isinstance(out, (list, tuple, dict)):
+        raise ModelError(f"{source}: the model gives {len(out)} outputs; only single-output models are supported")
+    out = np.asarray(out)
+    outputs = getattr(model, "outputs", None) or []
+    declared = tuple(outputs[0].shape[1:]) if len(outputs) == 1 else out.shape[1:]
+    if out.shape[1:] != declared or not np.isfinite(out).all():
+        raise ModelError(f"{source}: the model declares outputs {declared} but gives {out.shape[1:]}"
+                         + ("" if np.isfinite(out).all() else " with NaN or infinite values"))
+    probabilities = out.ndim == 2 and out.shape[1] >= 2 and bool(((out >= 0) & (out <= 1)).all()) \
+        and bool(np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
+    return in_shape, tuple(int(d) for d in out.shape[1:]), probabilities
+
+
+def describe(in_shape: tuple[int, ...], out_shape: tuple[int, ...], probabilities: bool,
+             class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Guess the task and modality of a model from its shapes, for the store's metadata: class
+    probabilities mean classification, one output regression; anything else is recorded as unknown."""
+    from dlcore.data.preprocess import Preprocessing
+
+    k = int(np.prod(out_shape))
+    task = "classification" if probabilities else "regression" if k == 1 else "unknown"
+    if class_names:  # the user says what the outputs are
+        if len(out_shape) != 1 or len(class_names) != k or k < 2:
+            raise ModelError(f"{len(class_names)} class names given, but the model has {k} output(s)")
+        task = "classification"
+    modality = {3: "image", 1: "tabular", 2: "sequence"}.get(len(in_shape), "unknown")
+    names = [str(c) for c in class_names] if class_names else ([str(i) for i in range(k)] if task == "classification" else [])
+    return {"task": task, "modality": modality, "input_shape": list(in_shape), "output_shape": list(out_shape),
+            "class_names": names, "class_names_known": bool(class_names), "feature_names": [],
+            "preprocessing": Preprocessing.identity().to_dict()}
+
+
+def import_model(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, name: str = "",
+                 class_names: Sequence[str] | None = None, source: str | None = None) -> ModelRecord:
+    """Check, load and store an untrusted ``.keras`` file; returns the stored model's record.
+
+    Raises ``UnsafeModelError`` (with the reason and the layer) for a refused file, ``ModelError`` for a
+    safe file that is not a usable model. Nothing from a refused file is ever loaded or stored.
+    """
+    path = Path(path)
+    source = source or path.name
+    check_kind(path, source)
+    with _private_copy(path, root) as copy:
+        info = check_model_file(copy, source)
+        digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+        size = copy.stat().st_size
+        model = load_checked(copy, source)
+    in_shape, out_shape, probabilities = check_shapes(model, info["config"], source)
+    meta = {"name": name or Path(source).stem, "arch": "imported", "dataset": None,
+            **describe(in_shape, out_shape, probabilities, class_names),
+            "imported": {"file": source, "sha256": digest, "bytes": size,
+                         "keras_version": str(info["metadata"].get("keras_version", "")),
+                         "model_class": str(info["config"].get("class_name"))},
+            "metrics": {}, "history": [], "evaluation": {}}
+    return ModelStore(root).save(model, meta)
+
+
+def import_bytes(data: bytes, filename: str, root: str | os.PathLike[str] | None = None, name: str = "",
+                 class_names: Sequence[str] | None = None) -> ModelRecord:
+    """``import_model`` for an upload held in memory (``filename`` is only used for its suffix and messages)."""
+    source = Path(str(filename)).name or "upload"
+    if len(data) > MAX_FILE_BYTES:
+        raise UnsafeModelError(f"refused {source}: it is {len(data) / 2**20:.0f} MiB; the limit is "
+                               f"{MAX_FILE_BYTES // 2**20} MiB")
+    folder = home(root) / ".imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(c for c in Path(source).suffix.lower() if c.isalnum() or c == ".")[:16]
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return import_model(tmp, root, name=name, class_names=class_names, source=source)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

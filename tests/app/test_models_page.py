@@ -1,0 +1,77 @@
+"""Models page: filter, compare two models' curves and metrics, import a file (safe or refused), delete."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+from streamlit.testing.v1 import AppTest
+
+from dlcore.data import load_builtin
+from dlcore.models import ModelSpec, build_model
+from dlcore.store import ModelStore
+
+TIMEOUT = 120
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "models.py")
+
+
+def _store_two(home: Path) -> list[str]:
+    iris = load_builtin("iris")
+    ids = []
+    for i, name in enumerate(("small mlp", "wide mlp")):
+        model = build_model(ModelSpec(units=(4 * (i + 1),)), iris)
+        history = [{"epoch": e, "loss": 1.0 / e + i, "val_loss": 1.1 / e + i, "val_accuracy": 0.5 + 0.1 * e}
+                   for e in (1, 2, 3)]
+        ids.append(ModelStore(home).save(model, {"name": name, "arch": "mlp", "dataset": {"name": "iris"},
+                                                 "history": history, "metrics": history[-1]}).model_id)
+    return ids
+
+
+def _overlay(at: AppTest) -> tuple[str, int]:
+    """Title and number of lines of the comparison chart."""
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = (spec["layout"].get("title") or {}).get("text", "")
+        if title.endswith("by epoch"):
+            return title, len(spec["data"])
+    return "", 0
+
+
+def test_empty_store_invites_to_train_or_import(home: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("No models yet" in i.value for i in at.info)
+
+
+def test_filter_compare_and_delete(home: Path) -> None:
+    ids = _store_two(home)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 2
+    assert sorted(at.multiselect(key="compare_ids").value) == sorted(ids)
+    assert _overlay(at) == ("val_accuracy by epoch", 2)
+    at.selectbox(key="compare_metric").set_value("val_loss").run()
+    assert _overlay(at) == ("val_loss by epoch", 2)
+    at.text_input(key="models_filter").set_value("wide").run()
+    assert list(at.dataframe[0].value["name"]) == ["wide mlp"]
+    at.text_input(key="models_filter").set_value("").run()
+    target = at.selectbox(key="model_one").value
+    at.button(key=f"del_{target}").click().run()
+    assert not at.exception
+    assert [r.model_id for r in ModelStore(home).list()] == [i for i in ids if i != target]
+
+
+def test_upload_goes_through_the_safe_importer(home: Path, tmp_path: Path) -> None:
+    inputs = keras.Input((4,))
+    good = tmp_path / "good.keras"
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs)).save(good)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.file_uploader(key="models_upload").set_value(("legacy.h5", b"\x89HDF\r\n\x1a\n" + bytes(64), "application/octet-stream")).run()
+    assert not at.exception
+    assert any("refused legacy.h5" in e.value and "model.save('model.keras')" in e.value for e in at.error)
+    assert ModelStore(home).list() == []
+    at.file_uploader(key="models_upload").set_value(("good.keras", good.read_bytes(), "application/octet-stream")).run()
+    assert not at.exception
+    assert any("imported 'good'" in s.value for s in at.success)
+    (record,) = ModelStore(home).list()
+    assert record.meta["imported"]["file"] == "good.keras" and record.meta["task"] == "classification"

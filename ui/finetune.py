@@ -1,0 +1,128 @@
+"""Fine-tune page pieces: choosing a base, the adaptation plan, the job form, and before/after results."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dlcore import backbones, plots
+from dlcore.errors import DlcoreError
+from dlcore.finetune import Plan, build_plan, finetune_config, layer_table, shipped_bases
+from dlcore.models.spec import TrainConfig
+from dlcore.store import ModelRecord
+from ui.cache import dataset, store, workspace
+from ui.imports import import_widget
+
+SOURCES = ("Shipped base", "Stored model", "Upload a .keras file", "Keras backbone")
+
+
+def base_picker() -> tuple[str | None, dict[str, Any]]:
+    """Where the base comes from; returns its reference (path, model id or ``keras:...``) and metadata."""
+    source = st.radio("Base model", SOURCES, horizontal=True, key="ft_source")
+    if source == "Shipped base":
+        bases = {b["path"]: b for b in shipped_bases()}
+        path = st.selectbox("Shipped base", list(bases), format_func=lambda p: bases[p]["name"]) if bases else None
+        if path:
+            meta = bases[path]["meta"]
+            st.caption(f"Trained on `{meta.get('config', {}).get('data', '?')}` by `{meta.get('made_by', '')}`; "
+                       f"validation accuracy {meta.get('metrics', {}).get('val_accuracy', float('nan')):.3f}.")
+        return path, (bases[path]["meta"] if path else {})
+    if source == "Stored model":
+        records = {r.model_id: r for r in store().list()}
+        if not records:
+            st.info("No stored models yet: train one on the Train page, or upload one.")
+            return None, {}
+        model_id = st.selectbox("Stored model", list(records), format_func=lambda i: f"{i} · {records[i].meta.get('name', '')}")
+        return model_id, dict(records[model_id].meta)
+    if source == "Upload a .keras file":
+        model_id = import_widget("ft_upload")
+        return (model_id, dict(store().get(model_id).meta)) if model_id else (None, {})
+    return _backbone_picker()
+
+
+def _backbone_picker() -> tuple[str | None, dict[str, Any]]:
+    found = backbones.available(workspace())
+    if not found:
+        st.info("No backbone weights on this machine, and nothing is downloaded. Upload the weights file Keras "
+                "publishes (e.g. `mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5`), or copy it "
+                f"into {' or '.join(f'`{d}`' for d in backbones.weight_dirs(workspace()))}.")
+        upload = st.file_uploader("Backbone weights (.h5)", key="ft_weights")
+        if upload is not None:
+            try:
+                with st.spinner("Checking the weights..."):
+                    path = backbones.save_uploaded_weights(upload.getvalue(), upload.name, workspace())
+                st.success(f"Kept {path.name}.")
+                st.rerun()
+            except DlcoreError as exc:
+                st.error(str(exc))
+        return None, {}
+    refs = {b["ref"]: b for b in found}
+    ref = st.selectbox("Backbone", list(refs), format_func=lambda r: f"{refs[r]['name']} (alpha {refs[r]['alpha']}, "
+                       f"{refs[r]['size']}x{refs[r]['size']})")
+    return ref, {"arch": refs[ref]["name"], "name": refs[ref]["name"]}
+
+
+@st.cache_resource(show_spinner="Adapting the base to the data...", max_entries=6)
+def plan_for(ref: str, data: str, head: str, freeze: int, root: str) -> Plan:
+    """The adapted model for these choices (built once per combination)."""
+    from dlcore.models.spec import FineTuneSpec
+
+    return build_plan(FineTuneSpec(base=ref, head=head, freeze=freeze), dataset(data), root)
+
+
+def plan_view(plan: Plan) -> None:
+    """What happens to the base, then its layers as a table."""
+    (st.warning if plan.head != "kept" else st.info)(plan.notes[0].capitalize())
+    for note in plan.notes[1:]:
+        st.caption(f"• {note}")
+    table = pd.DataFrame(layer_table(plan.model, plan.head_start))
+    st.dataframe(table, hide_index=True, height=min(740, 38 + 35 * len(table)))
+
+
+def finetune_form(ref: str, data: str, meta: dict[str, Any], head: str, freeze: int) -> TrainConfig | None:
+    """Training settings for the job, with the optional second phase; a config when Start is pressed."""
+    with st.form("finetune_form"):
+        c1, c2, c3 = st.columns(3)
+        epochs = c1.number_input("Epochs (first phase)", 1, 1000, 10)
+        lr = c1.number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f")
+        batch = c2.number_input("Batch size", 1, 4096, 32)
+        limit = c2.number_input("Use at most N training rows (0: all)", 0, 10**7, 0)
+        seed = c3.number_input("Seed", 0, 2**31 - 1, 0)
+        name = c3.text_input("Model name", "")
+        two = st.checkbox("Second phase: unfreeze the top layers and train on at a lower learning rate")
+        d1, d2, d3 = st.columns(3)
+        unfreeze = d1.number_input("Layers with weights to unfreeze", 1, 1000, 2)
+        fine_epochs = d2.number_input("Second-phase epochs", 1, 1000, 5)
+        fine_lr = d3.number_input("Second-phase learning rate", 1e-7, 1.0, 1e-4, format="%.6f")
+        if not st.form_submit_button("Start fine-tuning", type="primary"):
+            return None
+    second = int(fine_epochs) if two else 0
+    try:
+        return finetune_config(ref, data, base_meta=meta, head=head, freeze=int(freeze), epochs=int(epochs) + second,
+                               learning_rate=float(lr), batch_size=int(batch), train_limit=int(limit), seed=int(seed),
+                               name=name.strip(), unfreeze=int(unfreeze) if two else 0, fine_epochs=second,
+                               fine_learning_rate=float(fine_lr))
+    except DlcoreError as exc:
+        st.error(str(exc))
+        return None
+
+
+def before_after_view(record: ModelRecord) -> None:
+    """The base before and the tuned model after, side by side on the same validation split."""
+    ev = record.meta.get("evaluation") or {}
+    before, tune = ev.get("before"), ev.get("finetune") or {}
+    if not before:
+        return
+    st.subheader("Before and after fine-tuning")
+    st.caption(f"Base: {tune.get('base_label', '?')}; {tune.get('notes', [''])[0]}. Both on the validation split "
+               f"of `{(record.meta.get('dataset') or {}).get('name', '?')}`.")
+    st.plotly_chart(plots.before_after(before, ev, ("before (base)", "after (fine-tuned)")), key=f"ba_{record.model_id}")
+    left, right = st.columns(2)
+    for col, label, report in ((left, "Before", before), (right, "After", ev)):
+        if report.get("kind") == "classification":
+            fig = plots.confusion_matrix(report["confusion_matrix"], report["class_names"])
+        else:
+            fig = plots.predicted_vs_true(report["y_true"], report["y_pred"])
+        fig.update_layout(title=f"{label}: {fig.layout.title.text}")
+        col.plotly_chart(fig, key=f"ba_{label}_{record.model_id}")

@@ -1,0 +1,53 @@
+"""The model list: one row per stored model, filters, and the side-by-side comparison of several."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from dlcore import plots
+from dlcore.store import ModelRecord
+
+
+def model_row(record: ModelRecord) -> dict:
+    """What the table shows of a model: data set, architecture, size, final validation metrics, date, base."""
+    m = record.meta
+    val = {k: round(v, 4) for k, v in (m.get("metrics") or {}).items() if k.startswith("val_") and isinstance(v, (int, float))}
+    tune = (m.get("evaluation") or {}).get("finetune") or {}
+    origin = "imported" if m.get("imported") else f"fine-tuned from {tune.get('base_label', '?')}" if tune else "trained"
+    return {"id": record.model_id, "name": m.get("name", ""), "data": (m.get("dataset") or {}).get("name", ""),
+            "arch": m.get("arch", ""), "params": m.get("params"), **val, "created": m.get("created", ""), "origin": origin}
+
+
+def filtered_table(records: Sequence[ModelRecord]) -> pd.DataFrame:
+    """The model table with a text filter and data set / architecture filters above it."""
+    table = pd.DataFrame([model_row(r) for r in records])
+    c1, c2, c3 = st.columns([2, 1, 1])
+    text = c1.text_input("Filter by name or id", key="models_filter")
+    datas = c2.multiselect("Data set", sorted(set(table["data"]) - {""}), key="models_data")
+    archs = c3.multiselect("Architecture", sorted(set(table["arch"]) - {""}), key="models_arch")
+    keep = pd.Series(True, index=table.index)
+    if text:
+        keep &= table["name"].str.contains(text, case=False, regex=False) | table["id"].str.contains(text, regex=False)
+    if datas:
+        keep &= table["data"].isin(datas)
+    if archs:
+        keep &= table["arch"].isin(archs)
+    return table[keep]
+
+
+def compare(records: Sequence[ModelRecord]) -> None:
+    """Overlay the training curves of the chosen models and put their final metrics side by side."""
+    histories = {f"{r.meta.get('name', '')} ({r.model_id})": r.meta.get("history") or [] for r in records}
+    metrics = sorted({k for rows in histories.values() for row in rows for k in row if k not in ("epoch", "seconds")},
+                     key=lambda k: (not k.startswith("val_"), k))
+    if metrics:
+        metric = st.selectbox("Curve", metrics, key="compare_metric")
+        st.plotly_chart(plots.compare_curves(histories, metric), key="compare_curves")
+    else:
+        st.caption("None of these models has a training history (imported models have none).")
+    rows = {r.model_id: {"name": r.meta.get("name", ""), "params": r.meta.get("params"),
+                         **{k: v for k, v in (r.meta.get("metrics") or {}).items() if isinstance(v, (int, float))}}
+            for r in records}
+    st.dataframe(pd.DataFrame.from_dict(rows, orient="index"), key="compare_table")
