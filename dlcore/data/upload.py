@@ -213,7 +213,7 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
     names = list(frame.columns)
     if len(names) < 2:
         raise DataError("the table has a single column; it needs feature columns and a target column")
-    target = choices.target or default_target(frame)
+    target = choices.target.strip() if choices.target else default_target(frame)
     if target not in names:
         shown = ", ".join(repr(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
         raise DataError(f"no column {target!r} to use as the target; the columns are {shown}")
