@@ -5,6 +5,7 @@ Inference reads the values with the same parsers the preprocessing uses (``as_nu
 """
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from dataclasses import dataclass
@@ -76,50 +77,72 @@ def _date_format(sample: pd.Series) -> str:
 
 
 def _info(name: str, s: pd.Series, kind: str, use: str | None, note: str = "", invalid: int = 0,
-          unique: int | None = None, **extra: Any) -> ColumnInfo:
-    return ColumnInfo(name, kind, str(s.dtype), int(s.isna().sum()) + invalid, invalid,
+          unique: int | None = None, blank: int = 0, **extra: Any) -> ColumnInfo:
+    return ColumnInfo(name, kind, str(s.dtype), int(s.isna().sum()) + blank + invalid, invalid,
                       int(s.nunique() if unique is None else unique), use, note, **extra)
 
 
 def _numeric(name: str, s: pd.Series, x: np.ndarray) -> ColumnInfo:
-    invalid = int(s.notna().sum() - np.isfinite(x).sum())
-    present = x[np.isfinite(x)]
-    values = np.unique(present)
+    finite = np.isfinite(x)
+    invalid = int(s.notna().sum() - finite.sum())
+    present = x[finite]
+    values = pd.unique(present)  # hashing, not sorting: this runs on every column of every upload
+    n = len(present)
     if len(values) == 2 and set(values.tolist()) <= {0.0, 1.0}:
         return _info(name, s, "boolean", "boolean", invalid=invalid, unique=2)
-    whole = bool(np.all(present == np.round(present)))
-    n = len(present)
-    if whole and n >= MIN_ROWS_FOR_ID and len(values) == n and (values[-1] - values[0] == n - 1 or ID_NAME.search(name)):
-        return _info(name, s, "id", None, "left out: looks like a row number or ID (every value distinct)",
-                     invalid=invalid, unique=len(values))
+    if n >= MIN_ROWS_FOR_ID and len(values) == n and bool(np.all(present == np.round(present))):
+        if present.max() - present.min() == n - 1 or ID_NAME.search(name):
+            return _info(name, s, "id", None, "left out: looks like a row number or ID (every value distinct)",
+                         invalid=invalid, unique=n)
     return _info(name, s, "numeric", "numeric", invalid=invalid, unique=len(values))
 
 
+def _distinct(s: pd.Series) -> tuple[dict[str, int], int]:
+    """Counts of the distinct stripped values (as ``as_text`` gives them), most frequent first, and blanks.
+
+    Plain Python over the distinct values: for category columns they are few, and per-call pandas overhead
+    would cost more than the work (this runs on every text column of every upload).
+    """
+    raw = s.value_counts(dropna=True)
+    counts: dict[str, int] = {}
+    for value, n in zip(raw.index.tolist(), raw.tolist()):
+        key = str(value).strip()
+        if key:
+            counts[key] = counts.get(key, 0) + int(n)
+    ordered = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    return ordered, int(raw.sum()) - sum(counts.values())
+
+
 def _text(name: str, s: pd.Series) -> ColumnInfo:
-    text = as_text(s).dropna()
-    unique = int(text.nunique())
-    sample = text.iloc[:SAMPLE]
-    if unique == 2 and set(text.str.lower().unique()) <= set(_BOOL):
-        return _info(name, s, "boolean", "boolean", unique=2)
-    if len(sample) and np.isfinite(as_number(sample)).mean() >= PARSE_SHARE:
+    """Understand a text column from its distinct values and their counts."""
+    counts, blank = _distinct(s)
+    unique, present = len(counts), sum(counts.values())
+    if unique == 0:
+        return _info(name, s, "empty", None, "left out: no values", unique=0, blank=blank)
+    head = dict(itertools.islice(counts.items(), SAMPLE))  # the most frequent distinct values
+    keys, weights = pd.Series(list(head), dtype=object), np.fromiter(head.values(), dtype=np.float64)
+    if unique == 2 and {k.lower() for k in counts} <= set(_BOOL):
+        return _info(name, s, "boolean", "boolean", unique=2, blank=blank)
+    if weights[np.isfinite(as_number(keys))].sum() >= PARSE_SHARE * weights.sum():
         return _numeric(name, s, as_number(s))
-    fmt = _date_format(sample) if len(sample) else ""
+    fmt = _date_format(keys)
     if fmt:
-        invalid = int(text.size - as_dates(text, fmt).notna().sum())
-        return _info(name, s, "date", "date", invalid=invalid, unique=unique, date_format=fmt)
-    words = float(sample.str.split().str.len().mean()) if len(sample) else 0.0
-    distinct = unique / max(1, len(text))
+        parsed = as_dates(pd.Series(list(counts), dtype=object), fmt).notna().to_numpy()
+        invalid = present - int(np.fromiter(counts.values(), dtype=np.int64)[parsed].sum())
+        return _info(name, s, "date", "date", invalid=invalid, unique=unique, blank=blank, date_format=fmt)
+    words = sum(len(k.split()) * n for k, n in head.items()) / weights.sum()
+    distinct = unique / present
     if words >= TEXT_WORDS and distinct > 0.5:
-        return _info(name, s, "text", None, f"left out: free text ({unique} distinct values)", unique=unique)
+        return _info(name, s, "text", None, f"left out: free text ({unique} distinct values)", unique=unique, blank=blank)
+    if present >= MIN_ROWS_FOR_ID and distinct >= PARSE_SHARE and words < 2:
+        return _info(name, s, "id", None, f"left out: looks like an ID ({unique} distinct values)", unique=unique,
+                     blank=blank)
     if unique <= MAX_ONE_HOT:
-        order = _scale(sorted(text.unique().tolist()))
-        return _info(name, s, "ordinal" if order else "categorical", "ordinal" if order else "categorical",
-                     unique=unique, order=order)
-    if len(text) >= MIN_ROWS_FOR_ID and distinct >= PARSE_SHARE and words < 2:
-        return _info(name, s, "id", None, f"left out: looks like an ID ({unique} distinct values)", unique=unique)
-    kind = "text" if words >= 2 else "id"
-    return _info(name, s, kind, None, f"left out: {unique} distinct values, too many to one-hot "
-                 f"(at most {MAX_ONE_HOT} kept if you use it)", unique=unique)
+        order = _scale(sorted(counts))
+        kind = "ordinal" if order else "categorical"
+        return _info(name, s, kind, kind, unique=unique, blank=blank, order=order)
+    return _info(name, s, "text" if words >= 2 else "id", None, f"left out: {unique} distinct values, too many to "
+                 f"one-hot (at most {MAX_ONE_HOT} kept if you use it)", unique=unique, blank=blank)
 
 
 def infer_column(name: str, s: pd.Series) -> ColumnInfo:
@@ -144,25 +167,23 @@ def infer_task(s: pd.Series) -> str:
         return "classification"
     x = s.to_numpy(dtype=np.float64, na_value=np.nan)
     x = x[np.isfinite(x)]
-    whole = bool(np.all(x == np.round(x)))
-    return "classification" if whole and len(np.unique(x)) <= MAX_CLASSES_BY_DEFAULT else "regression"
+    if len(pd.unique(x)) > MAX_CLASSES_BY_DEFAULT:
+        return "regression"
+    return "classification" if bool(np.all(x == np.round(x))) else "regression"
 
 
-def copies_target(feature: pd.Series, target: pd.Series, task: str) -> bool:
-    """True when a feature is the target in disguise: one-to-one with the classes, or a rescaled copy."""
-    keep = feature.notna() & target.notna()
-    if keep.sum() < MIN_ROWS_FOR_ID:
+def copies_numbers(feature: np.ndarray, target: np.ndarray) -> bool:
+    """True when a numeric feature is a rescaled copy of a numeric target (correlation above 0.9999)."""
+    ok = np.isfinite(feature) & np.isfinite(target)
+    if ok.sum() < MIN_ROWS_FOR_ID or np.std(feature[ok]) == 0 or np.std(target[ok]) == 0:
         return False
-    if task == "regression":
-        if not pd.api.types.is_numeric_dtype(feature):
-            return False
-        f, t = as_number(feature[keep]), as_number(target[keep])
-        ok = np.isfinite(f) & np.isfinite(t)
-        if ok.sum() < MIN_ROWS_FOR_ID or np.std(f[ok]) == 0 or np.std(t[ok]) == 0:
-            return False
-        return bool(abs(np.corrcoef(f[ok], t[ok])[0, 1]) > 0.9999)
-    pairs = pd.DataFrame({"f": as_text(feature[keep]), "t": as_text(target[keep])})
-    if pairs["f"].nunique() < 2 or pairs["f"].nunique() != pairs["t"].nunique():
+    return bool(abs(np.corrcoef(feature[ok], target[ok])[0, 1]) > 0.9999)
+
+
+def copies_classes(feature: pd.Series, labels: pd.Series) -> bool:
+    """True when a feature's values map one to one onto the target's classes (the target in disguise)."""
+    pairs = pd.DataFrame({"f": as_text(feature), "t": labels}).dropna()
+    if len(pairs) < MIN_ROWS_FOR_ID or pairs["f"].nunique() < 2 or pairs["f"].nunique() != pairs["t"].nunique():
         return False
     return bool((pairs.groupby("f")["t"].nunique() == 1).all() and (pairs.groupby("t")["f"].nunique() == 1).all())
 

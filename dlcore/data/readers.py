@@ -57,7 +57,7 @@ def detect_encoding(data: bytes, filename: str = "the file") -> str:
     if len(head) >= 4 and max(even, odd) > 0.3 * len(head) / 2 and min(even, odd) == 0:
         return "utf-16-be" if even > odd else "utf-16-le"
     validate.check_text(data, filename)
-    for encoding in ("utf-8", "cp1252"):
+    for encoding in ("utf-8", "cp1252"):  # the whole file decodes: pandas will meet no decoding error
         try:
             data.decode(encoding)
             return encoding
@@ -112,9 +112,11 @@ def read_table(data: bytes, filename: str, limits: Limits) -> RawUpload:
     header = next(iter(_rows(head, delimiter, True)), [])
     validate.check_header([h for h in header if h.strip()], limits)
     decimal = detect_decimal(head, delimiter, complete)
+    # Lines bound the rows from above; pandas' nrows (the row cap) costs time, so it is used only when needed.
+    capped = max(data.count(b"\n"), data.count(b"\r")) >= limits.max_rows
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=delimiter, decimal=decimal, encoding=encoding,
-                            nrows=limits.max_rows + 1, low_memory=False, encoding_errors="replace")
+                            nrows=limits.max_rows + 1 if capped else None, low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{filename} has no header row or columns; put column names on the first line") from None
     except (pd.errors.ParserError, ValueError, csv.Error, UnicodeError, OverflowError, MemoryError) as exc:

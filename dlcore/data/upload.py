@@ -18,8 +18,8 @@ import pandas as pd
 
 from dlcore.data import validate
 from dlcore.data.builtin import _split
-from dlcore.data.columns import (PARSE_SHARE, TARGET_NAMES, ColumnInfo, action, copies_target, infer_column,
-                                 infer_task)
+from dlcore.data.columns import (PARSE_SHARE, TARGET_NAMES, ColumnInfo, action, copies_classes, copies_numbers,
+                                 infer_column, infer_task)
 from dlcore.data.dataset import Dataset
 from dlcore.data.preprocess import Preprocessing, as_number, as_text, fit_numeric, fit_tabular
 from dlcore.data.readers import RawUpload, read_path
@@ -81,6 +81,13 @@ class Preview:
         counts = np.bincount(self.y.astype(int), minlength=len(self.class_names)) if self.class_names else []
         return {c: int(n) for c, n in zip(self.class_names, counts)}
 
+    def examples(self, per_class: int = 8, seed: int = 0) -> np.ndarray:
+        """Indices (into the rows read) of up to ``per_class`` seeded picks per class, or of any rows."""
+        rng = np.random.default_rng(seed)
+        used = np.flatnonzero(self.keep)
+        groups = [used[self.y == k] for k in range(len(self.class_names))] or [used]
+        return np.concatenate([rng.choice(g, size=min(per_class, len(g)), replace=False) for g in groups])
+
     def numbers(self) -> pd.DataFrame:
         """The numeric feature columns (and a numeric target) of the used rows, as numbers: for statistics."""
         frame = self.raw.frame
@@ -89,8 +96,24 @@ class Preview:
         names = [c.name for c in self.columns if c.use == "numeric"]
         if self.task == "regression":
             names.append(self.target)
-        rows = frame.loc[self.keep, names]
+        rows = frame[names] if self.keep.all() else frame.loc[self.keep, names]
         return pd.DataFrame({n: as_number(rows[n]) for n in names}, index=rows.index)
+
+    def statistics(self) -> pd.DataFrame:
+        """Count, missing, mean, std, min, median and max of each column of ``numbers()``.
+
+        NumPy column by column rather than ``DataFrame.describe``, which costs about as much as reading the
+        file again (its quartiles go through pandas' generic aggregation) on every preview.
+        """
+        columns = ["count", "missing", "mean", "std", "min", "median", "max"]
+        rows = {}
+        for name, col in self.numbers().items():
+            x = col.to_numpy(dtype=np.float64)
+            x = x[np.isfinite(x)]
+            rows[name] = [len(x), len(col) - len(x)] + [np.nan] * 5
+            if len(x):
+                rows[name][2:] = [x.mean(), x.std(ddof=1) if len(x) > 1 else np.nan, x.min(), np.median(x), x.max()]
+        return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly summary (``dlcore validate --json``)."""
@@ -185,7 +208,8 @@ def _apply_choices(frame: pd.DataFrame, infos: list[ColumnInfo], choices: Choice
     out = []
     for info in infos:
         if choices.exclude is not None and info.name in choices.exclude:
-            info = dataclasses.replace(info, use=None, note="left out by your choice")
+            if info.use:  # a column flagged already keeps the reason it was flagged for
+                info = dataclasses.replace(info, use=None, note="left out by your choice")
         elif choices.exclude is not None and info.use is None:
             info = dataclasses.replace(info, use=_natural_use(info), note="included by your choice")
         if info.name in choices.ordinal and info.use:
@@ -207,6 +231,21 @@ def _resolve_text(infos: list[ColumnInfo], defaults: bool) -> list[ColumnInfo]:
     return infos
 
 
+def _flag_copies(frame: pd.DataFrame, infos: list[ColumnInfo], target: str, task: str, n_classes: int) -> list[ColumnInfo]:
+    """Leave out features that are the target in disguise (they would leak the answer into training)."""
+    numbers = as_number(frame[target]) if task == "regression" else None
+    labels = as_text(frame[target]) if task == "classification" else None
+    out = []
+    for info in infos:
+        if numbers is not None:
+            leak = info.use == "numeric" and copies_numbers(as_number(frame[info.name]), numbers)
+        else:
+            leak = info.use is not None and info.unique == n_classes and copies_classes(frame[info.name], labels)
+        note = f"left out: copies the target {target!r} one to one, which would leak the answer"
+        out.append(dataclasses.replace(info, use=None, note=note) if leak else info)
+    return out
+
+
 def _table(raw: RawUpload, choices: Choices) -> Preview:
     frame = raw.frame
     assert frame is not None
@@ -221,10 +260,7 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
     infos = [infer_column(n, frame[n]) for n in names if n != target]
     if all(i.kind == "empty" for i in infos):
         raise DataError("every feature column is empty; fill in values or upload another file")
-    for k, info in enumerate(infos):
-        if info.use in ("boolean", "categorical", "ordinal", "numeric") and copies_target(frame[info.name], frame[target], task):
-            infos[k] = dataclasses.replace(info, use=None, note=f"left out: copies the target {target!r} one to one, "
-                                           "which would leak the answer")
+    infos = _flag_copies(frame, infos, target, task, len(classes))
     infos = _resolve_text(_apply_choices(frame, infos, choices, target), choices.exclude is None)
     used = [i for i in infos if i.use]
     if not used:
