@@ -11,7 +11,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -47,12 +47,12 @@ def _open(data: bytes, limits: Limits):
         try:
             im = Image.open(io.BytesIO(data), formats=FORMATS)
         except Image.DecompressionBombError as exc:
-            raise _Skip(f"above the pixel cap of {limits.max_pixels:,}") from exc
+            raise _Skip(f"too large, over {limits.max_pixels:,} pixels") from exc
         except Exception as exc:  # Pillow's plugins raise many types for damaged files
             raise _Skip("corrupt") from exc
     width, height = im.size
     if width * height > limits.max_pixels:
-        raise _Skip(f"above the pixel cap of {limits.max_pixels:,}")
+        raise _Skip(f"too large, over {limits.max_pixels:,} pixels")
     if width < 1 or height < 1:
         raise _Skip("corrupt")
     return im
@@ -74,8 +74,9 @@ def decode_image(data: bytes, size: int | None = None, channels: int | None = No
             im = im.resize((size, size), Image.Resampling.BILINEAR)
         arr = np.asarray(im, dtype=np.uint8)
     except _Skip as exc:
-        raise DataError(f"the image is {exc} pixels ({limits.variable('max_pixels')}) or damaged; "
-                        "use an image that opens in an image viewer") from None
+        if str(exc) == "corrupt":
+            raise DataError("the file is damaged or not an image; upload a PNG or JPEG that opens in an image viewer") from None
+        raise DataError(f"the image is {exc}; upload a smaller one or raise {limits.variable('max_pixels')}") from None
     except Exception as exc:  # a header that parsed but pixels that do not
         raise DataError(f"the image could not be decoded ({type(exc).__name__}); upload a PNG or JPEG") from None
     return arr[..., None] if arr.ndim == 2 else arr
@@ -113,7 +114,7 @@ def _candidates(infos: Sequence[zipfile.ZipInfo], limits: Limits) -> tuple[list[
 
 def _listed(what: str, names: Sequence[str]) -> str:
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-    return f"{len(names)} {what} ({shown})"
+    return f"{len(names)} {what}: {shown}"
 
 
 def read_image_zip(zf: zipfile.ZipFile, infos: Sequence[zipfile.ZipInfo], limits: Limits,
@@ -150,3 +151,11 @@ def read_image_zip(zf: zipfile.ZipFile, infos: Sequence[zipfile.ZipInfo], limits
         lines.append(_listed("image(s) outside a class folder skipped", loose))
     notes = (f"{len(arrays)} images resized to {side}x{side}, {'grey' if channels == 1 else 'RGB'}, scaled to [0, 1]",)
     return ImageSet(np.stack(arrays), tuple(labels), tuple(lines), notes)
+
+
+def image_input(data: bytes, preprocessing: Any, limits: Limits | None = None) -> np.ndarray:
+    """One image file as model input (1, h, w, c), decoded and resized exactly as the training images were."""
+    params = preprocessing.params
+    size = int(params["height"]) if int(params["height"]) == int(params["width"]) else None
+    arr = decode_image(data, size, int(params["channels"]), limits)
+    return preprocessing.transform(arr[None])

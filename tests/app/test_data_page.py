@@ -75,7 +75,7 @@ def test_upload_a_zip_of_class_folders(page: AppTest) -> None:
     assert not page.exception and not page.error
     metrics = {m.label: m.value for m in page.metric}
     assert metrics["Rows used"] == "16" and metrics["Features"] == "16 x 16 x 3"
-    assert any("1 non-image file(s) skipped (sky/notes.txt)" in w.value for w in page.warning)
+    assert any("1 non-image file(s) skipped: sky/notes.txt" in w.value for w in page.warning)
     charts = {c.key.split("_")[0] for c in page.get("plotly_chart") if "_" in c.key}
     assert charts == {"balance", "images"}  # class balance and the sample image grid
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dlcore.data.images import image_input
 from dlcore.data.limits import Limits
 from dlcore.data.readers import read_bytes
 from dlcore.data.upload import Choices, to_dataset, understand
@@ -68,6 +69,19 @@ def test_zip_of_class_folders_loads_resized_with_consistent_channels_in_unit_ran
     assert dark < 0.3 < 0.6 < ds.x_train[ds.y_train == ds.class_names.index("light")].mean()
 
 
+def test_one_uploaded_image_becomes_the_same_model_input_as_in_training() -> None:
+    members = classes()
+    raw = read_bytes(make_zip(members), "pics.zip")
+    ds = to_dataset(raw, Choices(), "pics", validation_split=0.25)
+    x = np.concatenate([ds.x_train, ds.x_val])
+    for name in ("shapes/dark/3.png", "shapes/light/7.png"):
+        one = image_input(members[name], ds.preprocessing)
+        assert one.shape == (1, *ds.input_shape)
+        assert np.abs(x - one).reshape(len(x), -1).max(axis=1).min() < 1e-6  # it is one of the training inputs
+    with pytest.raises(DataError, match="the file is damaged or not an image"):
+        image_input(b"not an image", ds.preprocessing)
+
+
 def test_corrupt_images_are_skipped_and_reported() -> None:
     broken = png(90)[:60]  # a valid header, the pixel data cut off
     raw = read_bytes(make_zip(classes(**{"shapes/dark/bad.png": b"not an image", "shapes/light/cut.png": broken})), "a.zip")
@@ -79,7 +93,7 @@ def test_images_above_the_pixel_cap_are_skipped_before_decoding(monkeypatch: pyt
     bombs = {"shapes/dark/bomb.png": png_header(50_000, 50_000), "shapes/light/wide.png": png_header(5000, 4000)}
     raw = read_bytes(make_zip(classes(**bombs)), "a.zip")
     assert raw.x.shape[0] == 24
-    assert any(s.startswith("2 image(s) skipped as above the pixel cap of 16,777,216") for s in raw.skipped)
+    assert any(s.startswith("2 image(s) skipped as too large, over 16,777,216 pixels: shapes/dark/bomb.png, shapes/light/wide.png") for s in raw.skipped)
     monkeypatch.setenv("DLCORE_MAX_IMAGE_PIXELS", "100")  # now every 12x10 image is above the cap
     with pytest.raises(DataError, match=r"the ZIP has 2 image\(s\) that could not be read"):
         read_bytes(make_zip({"a/x.png": png(1), "b/y.png": png(2)}), "a.zip")
