@@ -76,3 +76,18 @@ def test_text_csv_trains_a_text_model_that_reloads_safely(home: Path, tmp_path: 
     model = ModelStore(home).load(meta["id"])
     proba = model.predict(np.array(["a good lovely film", "a dull boring plot"], dtype=object), verbose=0)
     assert proba[0, 1] > 0.5 > proba[1, 1]
+
+
+def test_train_command_takes_a_file_and_a_target(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from dlcore.__main__ import main
+
+    lines = ["size,colour,weight"] + [f"{i % 10},{'red' if i % 2 else 'blue'},{(i % 10) * 2.5 + (i % 2)}" for i in range(60)]
+    (tmp_path / "parcels.csv").write_text("\n".join(lines), encoding="utf-8")
+    code = main(["train", "--data", str(tmp_path / "parcels.csv"), "--target", "weight", "--epochs", "1", "--json"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and result["epochs"] == 1 and {"mae", "val_mae"} <= set(result["metrics"])
+    meta = json.loads((home / "models" / result["model_id"] / "meta.json").read_text())
+    assert meta["config"]["data"] == str(tmp_path / "parcels.csv") and meta["config"]["target"] == "weight"
+    assert meta["feature_names"] == ["size", "colour=blue", "colour=red"] and meta["task"] == "regression"
