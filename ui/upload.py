@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import plots
-from dlcore.data.columns import action
+from dlcore.data.columns import action, categories
 from dlcore.data.limits import Limits
 from dlcore.data.readers import RawUpload, read_bytes
 from dlcore.data.stored import DatasetStore
@@ -62,7 +62,25 @@ def choose(raw: RawUpload, key: str) -> Choices:
     exclude = st.multiselect("Columns left out", others, default=flagged, key=f"exclude_{key}_{target}",
                              help="Flagged by default: IDs, free text, empty or constant columns, copies of the target")
     same = sorted(exclude) == sorted(flagged)  # untouched: keep the defaults (and their reasons)
-    return Choices(target=target, task=choices.task, exclude=None if same else tuple(exclude))
+    return Choices(target=target, task=choices.task, exclude=None if same else tuple(exclude),
+                   ordinal=_orders(raw, first, key))
+
+
+def _orders(raw: RawUpload, first: Preview | None, key: str) -> dict[str, tuple[str, ...]]:
+    """Categorical columns the user says are ordered, with their order (() turns a recognised order off)."""
+    cats = [c for c in first.columns if c.use in ("categorical", "ordinal")] if first else []
+    if not cats:
+        return {}
+    with st.expander("Ordered categories: one scaled number instead of one-hot"):
+        chosen = st.multiselect("Columns whose categories have an order", [c.name for c in cats],
+                                default=[c.name for c in cats if c.use == "ordinal"], key=f"ordered_{key}")
+        orders: dict[str, tuple[str, ...]] = {c.name: () for c in cats if c.use == "ordinal" and c.name not in chosen}
+        for info in (c for c in cats if c.name in chosen):
+            default = ", ".join(info.order or categories(raw.frame[info.name]))
+            text = st.text_input(f"Order of {info.name}, lowest first", default, key=f"order_{key}_{info.name}",
+                                 help="every category once, separated by commas")
+            orders[info.name] = tuple(v.strip() for v in text.split(",") if v.strip())
+    return orders
 
 
 def understand_or_none(raw: RawUpload, choices: Choices) -> Preview | None:
@@ -113,6 +131,8 @@ def show(preview: Preview, key: str) -> None:
     if not numbers.empty:
         st.dataframe(preview.statistics(), key=f"stats_{key}")
         sample = numbers.sample(min(len(numbers), HISTOGRAM_ROWS), random_state=0)
+        if len(sample) < len(numbers):
+            st.caption(f"Histograms of {len(sample):,} rows drawn at random (seed 0) from {len(numbers):,}.")
         st.plotly_chart(plots.feature_histograms(sample.to_numpy(), list(sample.columns)), key=f"hist_{key}")
 
 

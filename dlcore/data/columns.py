@@ -113,6 +113,11 @@ def _distinct(s: pd.Series) -> tuple[dict[str, int], int]:
     return ordered, int(raw.sum()) - sum(counts.values())
 
 
+def categories(s: pd.Series) -> list[str]:
+    """The distinct values of a column as the preprocessing reads them, sorted."""
+    return sorted(_distinct(s)[0])
+
+
 def _text(name: str, s: pd.Series) -> ColumnInfo:
     """Understand a text column from its distinct values and their counts."""
     counts, blank = _distinct(s)

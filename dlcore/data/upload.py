@@ -36,7 +36,7 @@ class Choices:
     target: str | None = None
     task: str | None = None
     exclude: tuple[str, ...] | None = None  # columns left out; None: those flagged when understood
-    ordinal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> categories in order
+    ordinal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> categories in order; () one-hot
     image_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -201,7 +201,7 @@ def _apply_choices(frame: pd.DataFrame, infos: list[ColumnInfo], choices: Choice
     if unknown:
         raise DataError(f"no feature column {unknown[0]!r} to leave out or order (the target is {target!r})")
     for col, order in choices.ordinal.items():
-        absent = sorted(set(as_text(frame[col]).dropna()) - set(order))
+        absent = sorted(set(as_text(frame[col]).dropna()) - set(order)) if order else []
         if absent:
             raise DataError(f"the order given for {col!r} lacks {', '.join(repr(a) for a in absent[:5])}; "
                             "list every category once, lowest first")
@@ -213,7 +213,8 @@ def _apply_choices(frame: pd.DataFrame, infos: list[ColumnInfo], choices: Choice
         elif choices.exclude is not None and info.use is None:
             info = dataclasses.replace(info, use=_natural_use(info), note="included by your choice")
         if info.name in choices.ordinal and info.use:
-            info = dataclasses.replace(info, use="ordinal", order=tuple(choices.ordinal[info.name]))
+            order = tuple(choices.ordinal[info.name])
+            info = dataclasses.replace(info, use="ordinal" if order else "categorical", order=order)
         out.append(info)
     return out
 

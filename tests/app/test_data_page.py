@@ -109,3 +109,17 @@ def test_kept_texts_are_offered_on_the_train_page_with_the_text_model(home: Path
     at.selectbox(key="train_ref").select("reviews").run()
     assert not at.exception
     assert at.selectbox[1].label == "Architecture" and at.selectbox[1].options == ["text"]
+
+
+def test_an_order_given_on_the_page_encodes_a_column_as_ordinal(page: AppTest) -> None:
+    lines = ["grade,hours,label"] + [f"{['B', 'A', 'C'][i % 3]},{i % 7},{'pass' if i % 2 else 'fail'}" for i in range(40)]
+    page.file_uploader(key="upload").set_value(("grades.csv", "\n".join(lines).encode(), "text/csv")).run()
+    ordered = next(w for w in page.multiselect if w.label == "Columns whose categories have an order")
+    ordered.set_value(["grade"]).run()
+    order = next(w for w in page.text_input if w.label == "Order of grade, lowest first")
+    assert order.value == "A, B, C"
+    order.set_value("C, B, A").run()
+    table = page.dataframe[0].value
+    assert dict(zip(table["column"], table["what will be done"]))["grade"] == "ordinal (C < B < A), scaled"
+    order.set_value("C, B").run()
+    assert [e.value for e in page.error] == ["the order given for 'grade' lacks 'A'; list every category once, lowest first"]

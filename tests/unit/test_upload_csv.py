@@ -261,3 +261,11 @@ def test_regression_on_text_and_too_many_classes() -> None:
     bad(csv_text().encode(), "target 'town' is not numeric", target="town", task="regression")
     lines = ["a,label"] + [f"{i},{i * 1.37}" for i in range(300)]
     bad("\n".join(lines).encode(), "300 distinct values, too many classes", task="classification")
+
+
+def test_a_recognised_order_can_be_turned_off() -> None:
+    lines = ["level,n,label"] + [f"{['low', 'medium', 'high'][i % 3]},{i % 5},{i % 2}" for i in range(N)]
+    raw, preview = load("\n".join(lines).encode())
+    assert next(c for c in preview.columns if c.name == "level").use == "ordinal"
+    ds = to_dataset(raw, Choices(target="label", ordinal={"level": ()}))
+    assert ds.feature_names == ("level=high", "level=low", "level=medium", "n")
