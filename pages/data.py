@@ -22,7 +22,7 @@ with upload_tab:
         raw = read_upload(data, file.name)
         if raw is not None:
             choices = choose(raw, key=file.file_id)
-            preview = understood(raw, choices)
+            preview = understood(raw, choices, key=file.file_id)
             if preview is not None:
                 show(preview, key=file.file_id)
                 keep_form(data, file.name, choices)

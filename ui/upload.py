@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -49,14 +50,14 @@ def choose(raw: RawUpload, key: str) -> Choices:
     target = None
     if raw.frame is not None:
         columns = list(raw.frame.columns)
-        default = understand_or_none(raw, Choices())
+        default = understand_or_none(raw, Choices(), key)
         start = columns.index(default.target) if default else len(columns) - 1
         target = c1.selectbox("Target column", columns, index=start, key=f"target_{key}")
     task = c2.radio("Task", ["inferred", "classification", "regression"], horizontal=True, key=f"task_{key}")
     choices = Choices(target=target, task=None if task == "inferred" else task)
     if raw.frame is None:
         return choices
-    first = understand_or_none(raw, choices)
+    first = understand_or_none(raw, choices, key)
     flagged = [c.name for c in first.columns if not c.use] if first else []
     others = [c for c in raw.frame.columns if c != target]
     exclude = st.multiselect("Columns left out", others, default=flagged, key=f"exclude_{key}_{target}",
@@ -83,17 +84,23 @@ def _orders(raw: RawUpload, first: Preview | None, key: str) -> dict[str, tuple[
     return orders
 
 
-def understand_or_none(raw: RawUpload, choices: Choices) -> Preview | None:
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _understand(key: str, choices: str, _raw: RawUpload) -> Preview:
+    return understand(_raw, Choices.from_dict(json.loads(choices)))
+
+
+def understand_or_none(raw: RawUpload, choices: Choices, key: str) -> Preview | None:
     try:
-        return understand(raw, choices)
+        return _understand(key, json.dumps(choices.to_dict(), sort_keys=True), raw)
     except DlcoreError:
         return None
 
 
-def understood(raw: RawUpload, choices: Choices) -> Preview | None:
-    """What was understood with these choices; None (with the reason shown) when it cannot be used."""
+def understood(raw: RawUpload, choices: Choices, key: str) -> Preview | None:
+    """What was understood with these choices (once per upload and choices); None, with the reason shown,
+    when it cannot be used."""
     try:
-        return understand(raw, choices)
+        return _understand(key, json.dumps(choices.to_dict(), sort_keys=True), raw)
     except DlcoreError as exc:
         st.error(str(exc))
         return None
