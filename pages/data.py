@@ -46,3 +46,4 @@ with builtin_tab:
     elif ds.modality == "tabular":
         st.caption("Values after preprocessing (fitted on the training split).")
         st.dataframe(pd.DataFrame(ds.x_train[:50], columns=list(ds.feature_names)), hide_index=True)
+        st.plotly_chart(plots.feature_histograms(ds.x_train, ds.feature_names), key="hists")
