@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dlcore.data import Dataset, load_dataset
+from dlcore.data.stored import DatasetStore
 from dlcore.device import DeviceInfo, probe
 from dlcore.store import ModelStore
 from dlcore.workspace import home
@@ -25,9 +26,13 @@ def device_info() -> DeviceInfo:
 
 
 @st.cache_resource(show_spinner="Loading data set...", max_entries=16)
-def dataset(ref: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0) -> Dataset:
-    """A data set, loaded once per set of arguments."""
+def _dataset(ref: str, target: str | None, validation_split: float, seed: int, version: str) -> Dataset:
     return load_dataset(ref, target=target, validation_split=validation_split, seed=seed)
+
+
+def dataset(ref: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0) -> Dataset:
+    """A data set, loaded once per set of arguments (and again when a stored upload of that name changes)."""
+    return _dataset(ref, target, validation_split, seed, DatasetStore(workspace()).version(ref))
 
 
 def store() -> ModelStore:

@@ -4,13 +4,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dlcore.data import Dataset, list_builtin
+from dlcore.data.stored import DatasetStore
 from dlcore.errors import DlcoreError
-from dlcore.models import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, ModelSpec, TrainConfig
+from dlcore.models import ACTIVATIONS, OPTIMIZERS, ModelSpec, TrainConfig, architectures_for
+from ui.cache import workspace
 
 
 def data_choices() -> list[str]:
-    """Every data set the user can pick: built-in ones (uploads are added here as they land)."""
-    return [info.name for info in list_builtin()]
+    """Every data set the user can pick: the built-in ones, then the uploads kept in the workspace."""
+    return [info.name for info in list_builtin()] + DatasetStore(workspace()).names()
 
 
 def dataset_picker(key: str, label: str = "Data set") -> str:
@@ -35,7 +37,7 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 
 def train_form(ref: str, dataset: Dataset, gpu: bool) -> TrainConfig | None:
     """The training settings; returns a config when Train is pressed and the settings are valid."""
-    archs = [a for a in ARCHITECTURES if a != "cnn" or dataset.modality == "image"]
+    archs = architectures_for(dataset.modality)
     with st.form("train_form"):
         c1, c2, c3 = st.columns(3)
         arch = c1.selectbox("Architecture", archs, index=len(archs) - 1 if dataset.modality == "image" else 0,

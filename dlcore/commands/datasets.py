@@ -1,4 +1,4 @@
-"""``datasets``: list the built-in data sets."""
+"""``datasets``: list the built-in data sets and the uploads kept in the workspace."""
 from __future__ import annotations
 
 import argparse
@@ -9,12 +9,19 @@ from dlcore.data import list_builtin
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("datasets", help="list the built-in data sets")
+    p = sub.add_parser("datasets", help="list the built-in data sets and stored uploads")
     add_json_flag(p)
     p.set_defaults(handler=run, needs_tensorflow=False)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dlcore.data.stored import DatasetStore
+
     rows = [asdict(i) for i in list_builtin()]
+    for d in DatasetStore().list():
+        summary = d.meta.get("summary", {})
+        rows.append({"name": d.name, "task": summary.get("task", ""), "modality": summary.get("modality", ""),
+                     "description": f"upload {d.meta.get('filename', '')}: {summary.get('rows', '?')} rows, "
+                                    f"target {summary.get('target', '?')!r}"})
     emit(args, {"datasets": rows}, lambda r: table(r["datasets"], ["name", "task", "modality", "description"]))
     return 0

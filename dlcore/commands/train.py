@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from dlcore.cli import add_json_flag, emit
@@ -57,7 +58,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     spec = ModelSpec(arch=args.arch, units=args.units, filters=args.filters, activation=args.activation,
                      dropout=args.dropout, batch_norm=args.batch_norm, l1=args.l1, l2=args.l2)
-    return TrainConfig(data=args.data, target=args.target, model=spec, optimizer=args.optimizer,
+    data = str(Path(args.data).resolve()) if Path(args.data).is_file() else args.data  # a job may resume elsewhere
+    return TrainConfig(data=data, target=args.target, model=spec, optimizer=args.optimizer,
                        learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs,
                        early_stopping=args.early_stopping, validation_split=args.validation_split,
                        seed=args.seed, name=args.name, mixed_precision=args.mixed_precision,

@@ -10,7 +10,15 @@ if TYPE_CHECKING:
 
     from dlcore.data.dataset import Dataset
 
-ARCHITECTURES = ("mlp", "cnn")
+ARCHITECTURES = ("mlp", "cnn", "text")
+# Architectures that take only some modalities; the others take any numeric input.
+MODALITIES = {"cnn": ("image",), "text": ("text",)}
+NUMERIC_MODALITIES = ("tabular", "image", "sequence")
+
+
+def architectures_for(modality: str) -> list[str]:
+    """The architectures that can train on data of ``modality``."""
+    return [a for a in ARCHITECTURES if modality in MODALITIES.get(a, NUMERIC_MODALITIES)]
 
 
 def build_model(spec: ModelSpec, dataset: "Dataset") -> "keras.Model":
@@ -37,5 +45,5 @@ def compile_model(model: Any, config: TrainConfig, task: str) -> None:
         model.compile(optimizer=opt, loss="mse", metrics=["mae"])
 
 
-__all__ = ["ACTIVATIONS", "ARCHITECTURES", "DISTRIBUTE", "OPTIMIZERS", "ModelSpec", "TrainConfig",
+__all__ = ["ACTIVATIONS", "ARCHITECTURES", "MODALITIES", "architectures_for", "DISTRIBUTE", "OPTIMIZERS", "ModelSpec", "TrainConfig",
            "build_model", "compile_model"]

@@ -57,6 +57,8 @@ def output_head(x, dataset: Dataset):
 @register("mlp")
 def build_mlp(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     """Dense layers over the flattened input."""
+    if dataset.modality == "text":
+        raise ModelError(f"an mlp needs numbers, and {dataset.name!r} holds texts; choose text")
     inputs = keras.Input(shape=dataset.input_shape, name="input")
     x = keras.layers.Flatten(name="flatten")(inputs) if len(dataset.input_shape) > 1 else inputs
     for i, units in enumerate(spec.units):
@@ -86,6 +88,27 @@ def build_cnn(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     for i, units in enumerate(spec.units):
         x = _dense_block(x, int(units), spec, f"dense{i + 1}")
     return keras.Model(inputs, output_head(x, dataset), name="cnn")
+
+
+TEXT_TOKENS, TEXT_LENGTH, TEXT_EMBEDDING = 20_000, 200, 64
+
+
+@register("text")
+def build_text(spec: ModelSpec, dataset: Dataset) -> keras.Model:
+    """Texts in, words out: a vocabulary learnt from the training texts, word embeddings averaged over the
+    text (padding masked), then the dense layers. A bag-of-embeddings baseline, not a language model."""
+    if dataset.modality != "text":
+        raise ModelError(f"a text model needs texts, and {dataset.name!r} is {dataset.modality}; choose mlp")
+    vectorize = keras.layers.TextVectorization(max_tokens=TEXT_TOKENS, output_sequence_length=TEXT_LENGTH,
+                                               name="vectorize")
+    vectorize.adapt(np.asarray(dataset.x_train, dtype=str))
+    inputs = keras.Input(shape=(), dtype="string", name="input")
+    x = vectorize(inputs)
+    x = keras.layers.Embedding(vectorize.vocabulary_size(), TEXT_EMBEDDING, mask_zero=True, name="embedding")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="average")(x)
+    for i, units in enumerate(spec.units):
+        x = _dense_block(x, int(units), spec, f"block{i + 1}")
+    return keras.Model(inputs, output_head(x, dataset), name="text")
 
 
 def build_model(spec: ModelSpec, dataset: Dataset) -> keras.Model:

@@ -1,0 +1,351 @@
+"""Uploads -> ``Dataset``: a CSV table, a CSV of texts, a ZIP of images in class folders, an NPZ with x and y.
+
+``understand(raw, choices)`` says what was understood (a ``Preview``: rows, columns and their use, target,
+task, classes, warnings) without fitting anything; ``to_dataset`` splits, fits the preprocessing on the
+training rows only, and returns the ``Dataset``. Both raise ``DataError`` with a one-line message for
+input that cannot be used.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dlcore.data import validate
+from dlcore.data.builtin import _split
+from dlcore.data.columns import (PARSE_SHARE, TARGET_NAMES, ColumnInfo, action, copies_classes, copies_numbers,
+                                 infer_column, infer_task)
+from dlcore.data.dataset import Dataset
+from dlcore.data.preprocess import Preprocessing, as_number, as_text, fit_numeric, fit_tabular
+from dlcore.data.readers import RawUpload, read_path
+from dlcore.errors import DataError
+
+TASKS = ("classification", "regression")
+MAX_CLASSES = 200
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the user chose about an upload; None / empty means the inferred default."""
+
+    target: str | None = None
+    task: str | None = None
+    exclude: tuple[str, ...] | None = None  # columns left out; None: those flagged when understood
+    ordinal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> categories in order; () one-hot
+    image_size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "task": self.task,
+                "exclude": None if self.exclude is None else list(self.exclude),
+                "ordinal": {k: list(v) for k, v in self.ordinal.items()}, "image_size": self.image_size}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "Choices":
+        data = dict(data or {})
+        exclude = data.get("exclude")
+        return cls(target=data.get("target"), task=data.get("task"),
+                   exclude=None if exclude is None else tuple(str(c) for c in exclude),
+                   ordinal={str(k): tuple(str(c) for c in v) for k, v in (data.get("ordinal") or {}).items()},
+                   image_size=data.get("image_size"))
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """What was understood about an upload, before anything is fitted."""
+
+    raw: RawUpload
+    kind: str  # table, texts, images, arrays
+    modality: str
+    task: str
+    target: str
+    keep: np.ndarray  # rows read -> used (False: no target value, or a class with a single row)
+    y: np.ndarray  # targets of the used rows: class indices, or floats
+    class_names: tuple[str, ...] = ()
+    columns: tuple[ColumnInfo, ...] = ()  # the feature columns of a table
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.keep.sum())
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.use)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y.astype(int), minlength=len(self.class_names)) if self.class_names else []
+        return {c: int(n) for c, n in zip(self.class_names, counts)}
+
+    def examples(self, per_class: int = 8, seed: int = 0) -> np.ndarray:
+        """Indices (into the rows read) of up to ``per_class`` seeded picks per class, or of any rows."""
+        rng = np.random.default_rng(seed)
+        used = np.flatnonzero(self.keep)
+        groups = [used[self.y == k] for k in range(len(self.class_names))] or [used]
+        return np.concatenate([rng.choice(g, size=min(per_class, len(g)), replace=False) for g in groups])
+
+    def numbers(self) -> pd.DataFrame:
+        """The numeric feature columns (and a numeric target) of the used rows, as numbers: for statistics."""
+        frame = self.raw.frame
+        if frame is None:
+            return pd.DataFrame()
+        names = [c.name for c in self.columns if c.use == "numeric"]
+        if self.task == "regression":
+            names.append(self.target)
+        rows = frame[names] if self.keep.all() else frame.loc[self.keep, names]
+        return pd.DataFrame({n: as_number(rows[n]) for n in names}, index=rows.index)
+
+    def statistics(self) -> pd.DataFrame:
+        """Count, missing, mean, std, min, median and max of each column of ``numbers()``.
+
+        NumPy column by column rather than ``DataFrame.describe``, which costs about as much as reading the
+        file again (its quartiles go through pandas' generic aggregation) on every preview.
+        """
+        columns = ["count", "missing", "mean", "std", "min", "median", "max"]
+        rows = {}
+        for name, col in self.numbers().items():
+            x = col.to_numpy(dtype=np.float64)
+            x = x[np.isfinite(x)]
+            rows[name] = [len(x), len(col) - len(x)] + [np.nan] * 5
+            if len(x):
+                rows[name][2:] = [x.mean(), x.std(ddof=1) if len(x) > 1 else np.nan, x.min(), np.median(x), x.max()]
+        return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly summary (``dlcore validate --json``)."""
+        return {"file": self.raw.filename, "kind": self.kind, "modality": self.modality, "task": self.task,
+                "target": self.target, "rows_read": self.raw.n_rows, "rows": self.n_rows,
+                "features": list(self.features), "classes": self.class_counts(),
+                "columns": [{**c.to_dict(), "action": action(c)} for c in self.columns],
+                "notes": list(self.raw.notes), "warnings": [*self.raw.skipped, *self.warnings]}
+
+
+def _class_order(labels: list[str]) -> list[str]:
+    """Classes sorted as numbers when they all are numbers, else alphabetically."""
+    numbers = as_number(pd.Series(labels, dtype=object))
+    return [labels[i] for i in np.argsort(numbers, kind="stable")] if np.isfinite(numbers).all() else sorted(labels)
+
+
+def _classes(labels: pd.Series, keep: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
+    counts = labels[keep].value_counts()
+    if len(counts) > MAX_CLASSES:
+        raise DataError(f"target {name!r} has {len(counts)} distinct values, too many classes (at most {MAX_CLASSES}); "
+                        "choose regression or another target")
+    single = validate.check_classes({str(k): int(v) for k, v in counts.items()}, name)
+    warnings = []
+    if single:
+        keep = keep & ~labels.isin(single).to_numpy()
+        shown = ", ".join(repr(s) for s in single[:5]) + (", ..." if len(single) > 5 else "")
+        warnings.append(f"class(es) {shown} of {name!r} have a single row: dropped (a class needs one row "
+                        "for training and one for validation)")
+    names = tuple(_class_order([str(c) for c in counts.index if c not in single]))
+    y = labels[keep].map({c: i for i, c in enumerate(names)}).to_numpy(dtype=np.int64)
+    return keep, y, names, warnings
+
+
+def _target(values: pd.Series, name: str, task: str | None) -> tuple[str, np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
+    """Task, kept rows, encoded targets, class names and warnings for a target column."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric:
+        inf = np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan))
+        if inf.any():
+            raise DataError(f"target {name!r} holds inf in {int(inf.sum())} row(s) (first: data row "
+                            f"{int(np.argmax(inf)) + 1}); replace them with numbers or drop those rows")
+    task = task or infer_task(values)
+    if task not in TASKS:
+        raise DataError(f"unknown task {task!r}; choose classification or regression")
+    if task == "regression":
+        y = as_number(values)
+        keep = np.isfinite(y)
+        if not numeric and keep.sum() < PARSE_SHARE * values.notna().sum():
+            raise DataError(f"target {name!r} is not numeric (e.g. {values.dropna().iloc[0]!r}); "
+                            "choose classification or another target")
+    else:
+        labels = as_text(values)
+        keep = labels.notna().to_numpy()
+    if not keep.any():
+        raise DataError(f"target {name!r} has no values; choose a column with values")
+    warnings = [f"{int((~keep).sum())} row(s) without a value in the target {name!r} left out"] if not keep.all() else []
+    if task == "regression":
+        return task, keep, y[keep].astype(np.float32), (), warnings
+    keep, y, names, more = _classes(labels, keep, name)
+    return task, keep, y, names, warnings + more
+
+
+def default_target(frame: pd.DataFrame) -> str:
+    """A column named like a target (``target``, ``label``, ``class``, ...), else the last column that can be one."""
+    for name in frame.columns:
+        if name.strip().lower() in TARGET_NAMES:
+            return name
+    for name in reversed(frame.columns):
+        if infer_column(name, frame[name]).kind in ("numeric", "boolean", "categorical", "ordinal"):
+            return name
+    return frame.columns[-1]
+
+
+def _natural_use(info: ColumnInfo) -> str | None:
+    """How a column the user chose to include is fed, when it was flagged as not usable by default."""
+    if info.kind == "empty":
+        return None
+    if info.kind in ("numeric", "boolean", "categorical", "ordinal", "date", "text"):
+        return info.kind
+    return "numeric" if info.dtype.startswith(("int", "float", "uint")) else "categorical"
+
+
+def _apply_choices(frame: pd.DataFrame, infos: list[ColumnInfo], choices: Choices, target: str) -> list[ColumnInfo]:
+    unknown = [c for c in (*(choices.exclude or ()), *choices.ordinal) if c not in {i.name for i in infos}]
+    if unknown:
+        raise DataError(f"no feature column {unknown[0]!r} to leave out or order (the target is {target!r})")
+    for col, order in choices.ordinal.items():
+        absent = sorted(set(as_text(frame[col]).dropna()) - set(order)) if order else []
+        if absent:
+            raise DataError(f"the order given for {col!r} lacks {', '.join(repr(a) for a in absent[:5])}; "
+                            "list every category once, lowest first")
+    out = []
+    for info in infos:
+        if choices.exclude is not None and info.name in choices.exclude:
+            if info.use:  # a column flagged already keeps the reason it was flagged for
+                info = dataclasses.replace(info, use=None, note="left out by your choice")
+        elif choices.exclude is not None and info.use is None:
+            info = dataclasses.replace(info, use=_natural_use(info), note="included by your choice")
+        if info.name in choices.ordinal and info.use:
+            order = tuple(choices.ordinal[info.name])
+            info = dataclasses.replace(info, use="ordinal" if order else "categorical", order=order)
+        out.append(info)
+    return out
+
+
+def _resolve_text(infos: list[ColumnInfo], defaults: bool) -> list[ColumnInfo]:
+    """A lone free-text column makes a text data set; free text next to other features is used as categories."""
+    used = [i for i in infos if i.use]
+    if not used and defaults:
+        texts = sorted((i for i in infos if i.kind == "text"), key=lambda i: -i.unique)
+        if texts:
+            return [dataclasses.replace(i, use="text", note="") if i is texts[0] else i for i in infos]
+    if len(used) > 1 and any(i.use == "text" for i in used):
+        note = "free text used as categories; leave out the other columns to train a text model on it"
+        return [dataclasses.replace(i, use="categorical", note=note) if i.use == "text" else i for i in infos]
+    return infos
+
+
+def _flag_copies(frame: pd.DataFrame, infos: list[ColumnInfo], target: str, task: str, n_classes: int) -> list[ColumnInfo]:
+    """Leave out features that are the target in disguise (they would leak the answer into training)."""
+    numbers = as_number(frame[target]) if task == "regression" else None
+    labels = as_text(frame[target]) if task == "classification" else None
+    out = []
+    for info in infos:
+        if numbers is not None:
+            leak = info.use == "numeric" and copies_numbers(as_number(frame[info.name]), numbers)
+        else:
+            leak = info.use is not None and info.unique == n_classes and copies_classes(frame[info.name], labels)
+        note = f"left out: copies the target {target!r} one to one, which would leak the answer"
+        out.append(dataclasses.replace(info, use=None, note=note) if leak else info)
+    return out
+
+
+def _table(raw: RawUpload, choices: Choices) -> Preview:
+    frame = raw.frame
+    assert frame is not None
+    names = list(frame.columns)
+    if len(names) < 2:
+        raise DataError("the table has a single column; it needs feature columns and a target column")
+    target = choices.target.strip() if choices.target else default_target(frame)
+    if target not in names:
+        shown = ", ".join(repr(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
+        raise DataError(f"no column {target!r} to use as the target; the columns are {shown}")
+    task, keep, y, classes, warnings = _target(frame[target], target, choices.task)
+    infos = [infer_column(n, frame[n]) for n in names if n != target]
+    if all(i.kind == "empty" for i in infos):
+        raise DataError("every feature column is empty; fill in values or upload another file")
+    infos = _flag_copies(frame, infos, target, task, len(classes))
+    infos = _resolve_text(_apply_choices(frame, infos, choices, target), choices.exclude is None)
+    used = [i for i in infos if i.use]
+    if not used:
+        raise DataError(f"no feature columns left: every column but the target {target!r} is left out; include one")
+    modality = "text" if len(used) == 1 and used[0].use == "text" else "tabular"
+    return Preview(raw, "texts" if modality == "text" else "table", modality, task, target, keep, y, classes,
+                   tuple(infos), tuple(warnings))
+
+
+def _array_modality(x: np.ndarray) -> str:
+    if x.ndim == 4 and x.shape[-1] in (1, 3, 4) or x.ndim == 3 and min(x.shape[1:]) >= 8:
+        return "image"
+    return "tabular" if x.ndim == 2 else "sequence"
+
+
+def understand(raw: RawUpload, choices: Choices | None = None, validation_split: float = 0.2) -> Preview:
+    """What an upload holds and how it will be used, checked down to the validation split."""
+    choices = choices or Choices()
+    if raw.kind == "table":
+        preview = _table(raw, choices)
+    else:
+        assert raw.labels is not None and raw.x is not None
+        if raw.kind == "images" and choices.task == "regression":
+            raise DataError("images are labelled by their folder, so the task is classification")
+        target = "class folder" if raw.kind == "images" else "y"
+        task, keep, y, classes, warnings = _target(pd.Series(raw.labels), target, choices.task)
+        modality = "image" if raw.kind == "images" else _array_modality(raw.x)
+        preview = Preview(raw, raw.kind, modality, task, target, keep, y, classes, (), tuple(warnings))
+    validate.check_split(preview.n_rows, len(preview.class_names), validation_split)
+    return preview
+
+
+def _inputs(preview: Preview, train: np.ndarray) -> tuple[np.ndarray, Preprocessing, tuple[str, ...]]:
+    """Model inputs for the used rows, with preprocessing fitted on the ``train`` rows only."""
+    raw = preview.raw
+    if raw.frame is not None:
+        frame = raw.frame.loc[preview.keep, list(preview.features)].reset_index(drop=True)
+        if preview.modality == "text":
+            prep = Preprocessing("text", {"column": preview.features[0]})
+            return prep.transform(frame), prep, preview.features
+        used = [c for c in preview.columns if c.use]
+        prep = fit_tabular(frame.iloc[train], {c.name: str(c.use) for c in used},
+                           {c.name: c.order for c in used if c.use == "ordinal"},
+                           {c.name: c.date_format for c in used if c.use == "date"})
+        return prep.transform(frame), prep, tuple(prep.output_names())
+    x = np.asarray(raw.x)[preview.keep]
+    if preview.modality == "tabular":
+        names = [f"x{j}" for j in range(x.shape[1])]
+        prep = fit_numeric(x[train], names)
+        return prep.transform(x), prep, tuple(names)
+    if preview.modality == "sequence":
+        return x.astype(np.float32), Preprocessing.identity(), tuple(f"x{j}" for j in range(int(np.prod(x.shape[1:]))))
+    x = x[..., None] if x.ndim == 3 else x[..., :3]  # grey images get a channel axis; RGBA loses alpha
+    peak = float(x.max(initial=0))
+    scale = 1.0 / 255.0 if x.dtype == np.uint8 or 1.0 < peak <= 255.0 else 1.0 / peak if peak > 255.0 else 1.0
+    h, w, c = (int(d) for d in x.shape[1:])
+    prep = Preprocessing("image", {"height": h, "width": w, "channels": c, "scale": scale})
+    return prep.transform(x), prep, tuple(f"pixel_{r}_{k}" for r in range(h) for k in range(w))
+
+
+def to_dataset(raw: RawUpload, choices: Choices | None = None, name: str = "", validation_split: float = 0.2,
+               seed: int = 0) -> Dataset:
+    """Split an upload (stratified for classification, seeded) and fit its preprocessing on the training rows."""
+    preview = understand(raw, choices, validation_split)
+    classification = preview.task == "classification"
+    train, val = _split(preview.n_rows, validation_split, seed, preview.y if classification else None)
+    x, prep, features = _inputs(preview, train)
+    y = preview.y
+    return Dataset(
+        name=name or Path(raw.filename).stem, task=preview.task, modality=preview.modality,  # type: ignore[arg-type]
+        x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], feature_names=features,
+        class_names=preview.class_names, preprocessing=prep,
+        description=f"Uploaded {preview.kind} {raw.filename}: {preview.n_rows} rows, target {preview.target!r} ({preview.task}).",
+    )
+
+
+def load_file(path: str | os.PathLike[str], target: str | None = None, validation_split: float = 0.2, seed: int = 0,
+              choices: Choices | None = None, name: str = "") -> Dataset:
+    """Read a CSV, ZIP or NPZ file and turn it into a Dataset (``--data FILE --target COL``)."""
+    choices = choices or Choices()
+    if target:
+        choices = dataclasses.replace(choices, target=target)
+    raw = read_path(path, image_size=choices.image_size)
+    return to_dataset(raw, choices, name, validation_split, seed)
+
+
+__all__ = ["Choices", "Preview", "load_file", "to_dataset", "understand"]
