@@ -13,6 +13,7 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/table_chart:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
 ]
 
 page = st.navigation(PAGES)

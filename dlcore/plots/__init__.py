@@ -6,6 +6,17 @@ One module per subject (training, data, explanations, generative); all are re-ex
 from __future__ import annotations
 
 from dlcore.plots.data import class_balance, feature_histograms, image_mosaic, sample_images
+from dlcore.plots.explain import (
+    beeswarm,
+    dependence,
+    figure_html,
+    image_attribution,
+    importance_bar,
+    lime_superpixels,
+    lime_weights,
+    prediction_bar,
+    waterfall,
+)
 from dlcore.plots.training import (
     confusion_matrix,
     per_class_scores,
@@ -15,4 +26,6 @@ from dlcore.plots.training import (
 )
 
 __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
-           "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves"]
+           "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves",
+           "beeswarm", "dependence", "figure_html", "image_attribution", "importance_bar", "lime_superpixels",
+           "lime_weights", "prediction_bar", "waterfall"]
