@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     masks = None if ds.masks_val is None else ds.masks_val[args.index:args.index + 1]
     trust = assess(attr, masks=masks)
     result = {"model_id": args.model, "index": args.index, **attr.to_dict()["rows"][0],
-              **attr.describe(), "true": _true_label(ds, args.index),
+              **attr.describe(), "feature_names": list(attr.feature_names), "true": _true_label(ds, args.index),
               "top_features": attr.top_features(0, k=args.top), "trust": asdict(trust)}
     emit(args, result, lambda r: _human(r, trust))
     return 0
