@@ -35,7 +35,7 @@ stable = c3.checkbox("Stability check", value=True, key="explain_stable",
 outputs = ux.predict(model, x)
 classes = ds.class_names or ("prediction",)
 predicted = int(outputs.argmax())
-cls = st.selectbox("Class explained", range(len(classes)), index=predicted, key=f"explain_class_{model_id}",
+cls = st.selectbox("Class explained", range(len(classes)), index=predicted, key=f"explain_class_{model_id}_{ux.input_key(x)}",
                    format_func=lambda k: classes[k] + (" (predicted)" if k == predicted else ""))
 st.markdown(f"**{label}**: the model predicts **{classes[predicted]}** ({outputs[predicted]:.3f}).")
 st.plotly_chart(plots.prediction_bar(outputs, classes, cls), key="explain_outputs")

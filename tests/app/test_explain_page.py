@@ -51,7 +51,7 @@ def test_tabular_model_side_by_side_class_switch_and_global_views(explain_home, 
     assert any("values per row" in t for t in titles)  # the beeswarm
     tables = [t.value for t in at.table]
     assert len(tables) == 2 and "additivity gap" in tables[0].index and "LIME local fit" in tables[1].index
-    box = at.selectbox(key=f"explain_class_{explain_home['iris']}")
+    box = next(b for b in at.selectbox if b.label == "Class explained")
     other = next(k for k in box.options if "(predicted)" not in k)
     box.set_value(box.options.index(other) if isinstance(box.value, int) else other).run()
     assert not at.exception
