@@ -154,8 +154,10 @@ def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, metho
 
     def compute(progress: Callable[[float, str], None]) -> tuple[Any, list[Any]]:
         attr = explain(model, x, method, ds.x_train, seed=seed, progress=lambda f, t: progress(f / runs, t), **options)
-        progress(1 / runs, "stability check: other seeds...")
-        return attr, (rerun_seeds(model, x, attr, ds.x_train, **options) if stable else [])
+        if not stable:
+            return attr, []
+        return attr, rerun_seeds(model, x, attr, ds.x_train, progress=lambda f, t: progress((1 + 2 * f) / 3, f"stability check, {t}"),
+                                 **options)
 
     key = (record.model_id, record.meta.get("created"), input_key(x), method, seed, stable)
     text = plan.describe() + (" (x3 for the stability check)" if stable else "")

@@ -18,8 +18,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
     p.add_argument("--algorithm", default="auto", help="SHAP: auto, exact, permutation, partition, gradient, deep")
-    p.add_argument("--samples", type=int, default=None, help="SHAP gradient samples or LIME perturbations")
+    p.add_argument("--samples", type=int, default=None,
+                   help="SHAP: gradient samples or permutation evaluations; LIME: perturbed samples")
     p.add_argument("--top", type=int, default=10, help="features listed for people")
+    p.add_argument("--stability", action="store_true",
+                   help="also explain with seeds seed+1 and seed+2 and report how stable the ranking is")
     add_json_flag(p)
     p.set_defaults(handler=run)
 
@@ -41,7 +44,7 @@ def _bar(enabled: bool):
 def run(args: argparse.Namespace) -> int:
     from dlcore.explain import estimate, explain
     from dlcore.explain.inputs import model_dataset
-    from dlcore.explain.trust import assess
+    from dlcore.explain.trust import assess, rerun_seeds
     from dlcore.store import ModelStore
 
     store = ModelStore()
@@ -51,12 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise ExplainError(f"--index {args.index} is outside the validation split; choose 0 to {ds.n_val - 1}")
     model = store.load(args.model)
     x = ds.x_val[args.index:args.index + 1]
-    options: dict[str, Any] = {"feature_names": ds.feature_names, "class_names": ds.class_names or None,
-                               "target": "predicted" if args.target is None else args.target}
-    if args.method == "shap":
-        options.update(algorithm=args.algorithm, nsamples=args.samples)
-    else:
-        options.update(num_samples=args.samples)
+    options = _options(args, ds)
     plan = estimate(model, x, args.method, ds.x_train, **options)
     if not args.json:
         print(plan.describe(), file=sys.stderr)
@@ -67,12 +65,24 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     masks = None if ds.masks_val is None else ds.masks_val[args.index:args.index + 1]
-    trust = assess(attr, masks=masks)
+    reruns = rerun_seeds(model, x, attr, ds.x_train, **options) if args.stability else []
+    trust = assess(attr, masks=masks, reruns=reruns)
     result = {"model_id": args.model, "index": args.index, **attr.to_dict()["rows"][0],
               **attr.describe(), "feature_names": list(attr.feature_names), "true": _true_label(ds, args.index),
               "top_features": attr.top_features(0, k=args.top), "trust": asdict(trust)}
     emit(args, result, lambda r: _human(r, trust))
     return 0
+
+
+def _options(args: argparse.Namespace, ds: Any) -> dict[str, Any]:
+    """The explain() options the command's flags ask for."""
+    options: dict[str, Any] = {"feature_names": ds.feature_names, "class_names": ds.class_names or None,
+                               "target": "predicted" if args.target is None else args.target}
+    if args.method == "shap":
+        options.update(algorithm=args.algorithm, nsamples=args.samples, max_evals=args.samples)
+    else:
+        options.update(num_samples=args.samples)
+    return options
 
 
 def _true_label(ds: Any, index: int) -> Any:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -99,13 +99,18 @@ def stability(runs: Sequence[Attribution], cls: int | None = None) -> float:
 
 
 def rerun_seeds(model: Any, x: Any, attribution: Attribution, background: Any = None, extra: int = 2,
-                **options: Any) -> list[Attribution]:
+                progress: Callable[[float, str], None] | None = None, **options: Any) -> list[Attribution]:
     """The same explanation with ``extra`` other seeds (``seed + 1, ...``), for ``stability``."""
     from dlcore.explain import explain
 
     options = {**options, "background_size": attribution.background_size or None}
-    return [explain(model, x, attribution.method, background, seed=attribution.seed + j, **options)
-            for j in range(1, extra + 1)]
+    runs = []
+    for j in range(1, extra + 1):
+        seed = attribution.seed + j
+        report = None if progress is None else (
+            lambda f, text, j=j, seed=seed: progress((j - 1 + f) / extra, f"seed {seed}: {text}"))
+        runs.append(explain(model, x, attribution.method, background, seed=seed, progress=report, **options))
+    return runs
 
 
 def assess(attribution: Attribution, cls: int | None = None, reruns: Sequence[Attribution] = (),

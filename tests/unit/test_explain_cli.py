@@ -50,10 +50,12 @@ def test_shap_json_for_a_table_row(stored, in_home, capsys) -> None:
 def test_lime_json_for_an_image_and_the_seed_matters(stored, in_home, capsys) -> None:
     argv = ["explain", "--model", stored["digits"], "--method", "lime", "--index", "5", "--json"]
     first, again = _json(capsys, argv), _json(capsys, argv)
-    other = _json(capsys, [*argv, "--seed", "9"])
+    other = _json(capsys, [*argv, "--seed", "9", "--stability"])
     assert first["algorithm"] == "lime-image" and np.asarray(first["values"]).shape == (8, 8, 1)
     assert first["values"] == again["values"] and first["values"] != other["values"]
     assert 0 <= first["local_fit_r2"] <= 1 and first["trust"]["local_fit"] == pytest.approx(first["local_fit_r2"])
+    assert first["trust"]["stability"] is None
+    assert other["trust"]["stability_seeds"] == [9, 10, 11] and 0 < other["trust"]["stability"] < 1
 
 
 def test_people_get_a_table_and_errors_are_one_line(stored, in_home, capsys) -> None:
