@@ -37,14 +37,14 @@ def warm_up_shap() -> threading.Thread:
 
 
 @st.cache_resource(show_spinner="Loading the model's data set...", max_entries=8)
-def dataset_of(model_id: str, config_json: str) -> Any:
-    """The data set a model was trained on, split as in training."""
+def dataset_of(config_json: str) -> Any:
+    """The data set a model was trained on, split as in training (one load per training config)."""
     return model_dataset({"config": json.loads(config_json)})
 
 
 def model_and_data(record: ModelRecord) -> tuple[Any, Any]:
     """The stored model and its data set (both cached)."""
-    return load_model(record.model_id), dataset_of(record.model_id, json.dumps(record.meta.get("config") or {}))
+    return load_model(record.model_id), dataset_of(json.dumps(record.meta.get("config") or {}, sort_keys=True))
 
 
 def pick_input(record: ModelRecord, ds: Any) -> tuple[np.ndarray, str, int | None]:

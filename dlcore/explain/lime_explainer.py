@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def grid_segments(height: int, width: int, cell: int | None = None) -> np.ndarra
     return (rows[:, None] * (cols.max() + 1) + cols[None, :]).astype(np.int64)
 
 
-def segment_fn(kind: str = "grid", cell: int | None = None, n_segments: int = 50):
+def segment_fn(kind: str = "grid", cell: int | None = None, n_segments: int = 50) -> Callable[[np.ndarray], np.ndarray]:
     """A segmentation function for ``lime``: RGB image -> labels 0..k-1."""
     if kind not in SEGMENTATIONS:
         raise ExplainError(f"unknown segmentation {kind!r}; choose one of {', '.join(SEGMENTATIONS)}")
