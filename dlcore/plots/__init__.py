@@ -7,6 +7,17 @@ from __future__ import annotations
 
 from dlcore.plots.compare import before_after, compare_curves, summary_scores
 from dlcore.plots.data import class_balance, feature_histograms, image_mosaic, sample_images
+from dlcore.plots.explain import (
+    beeswarm,
+    dependence,
+    figure_html,
+    image_attribution,
+    importance_bar,
+    lime_superpixels,
+    lime_weights,
+    prediction_bar,
+    waterfall,
+)
 from dlcore.plots.training import (
     confusion_matrix,
     per_class_scores,
@@ -16,5 +27,6 @@ from dlcore.plots.training import (
 )
 
 __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
-           "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves"]
-__all__ += ["before_after", "compare_curves", "summary_scores"]
+           "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves",
+           "beeswarm", "dependence", "figure_html", "image_attribution", "importance_bar", "lime_superpixels",
+           "lime_weights", "prediction_bar", "waterfall", "before_after", "compare_curves", "summary_scores"]

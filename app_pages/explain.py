@@ -1,0 +1,59 @@
+"""Explain: why a stored model predicts what it does, SHAP and LIME side by side for the same input."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dlcore import plots
+from dlcore.errors import DlcoreError
+from dlcore.explain.trust import assess
+from ui import explain as ux
+from ui.cache import store
+
+st.title("Explain")
+records = store().list()
+if not records:
+    st.info("No models yet: train one on the Train page, then come back to see why it decides what it decides.")
+    st.stop()
+ux.warm_up_shap()
+by_id = {r.model_id: r for r in records}
+model_id = st.selectbox("Model", list(by_id), key="explain_model",
+                        format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}")
+record = by_id[model_id]
+try:
+    model, ds = ux.model_and_data(record)
+    x, label, index = ux.pick_input(record, ds)
+except DlcoreError as exc:
+    st.error(str(exc))
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 1, 1])
+choice = c1.radio("Method", ["SHAP", "LIME", "Both"], index=2, horizontal=True, key="explain_method")
+seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
+stable = c3.checkbox("Stability check", value=True, key="explain_stable",
+                     help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")
+
+outputs = ux.predict(model, x)
+classes = ds.class_names or ("prediction",)
+predicted = int(outputs.argmax())
+cls = st.selectbox("Class explained", range(len(classes)), index=predicted, key=f"explain_class_{model_id}_{ux.input_key(x)}",
+                   format_func=lambda k: classes[k] + (" (predicted)" if k == predicted else ""))
+st.markdown(f"**{label}**: the model predicts **{classes[predicted]}** ({outputs[predicted]:.3f}).")
+st.plotly_chart(plots.prediction_bar(outputs, classes, cls), key="explain_outputs")
+
+methods = ["shap", "lime"] if choice == "Both" else [choice.lower()]
+masks = None if index is None or ds.masks_val is None else ds.masks_val[index:index + 1]
+for column, method in zip(st.columns(len(methods)), methods):
+    with column:
+        st.subheader(method.upper())
+        got = ux.explain_input(record, model, ds, x, method, seed, stable)
+        if got is None:
+            continue
+        attr, reruns = got
+        ux.method_view(attr, cls, f"explain_{method}")
+        st.markdown("**How far to trust it**")
+        ux.trust_table(assess(attr, cls, reruns, masks))
+
+if ds.modality == "tabular":
+    st.subheader("Global views")
+    st.caption("SHAP over a seeded sample of validation rows, for the class chosen above.")
+    ux.global_views(record, model, ds, cls, seed)

@@ -1,0 +1,188 @@
+"""Explanations: ``explain(model, x, method="shap"|"lime", background=None, seed=0, **options) -> Attribution``.
+
+``x`` and ``background`` are model inputs (after preprocessing), batch first; one input without the
+batch axis is accepted too. Tables (``(n, features)``) get shap's Exact explainer up to 15 features and
+the Permutation explainer above; images get ``GradientExplainer``. LIME uses the lime library with a
+fast ``predict_fn``. Importing this package imports neither TensorFlow nor shap nor lime.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from dlcore.errors import ExplainError
+from dlcore.explain.attribution import Attribution
+from dlcore.explain.plan import DEFAULTS, BatchedPredict, Plan, Progress, make_plan, summarize_background
+
+METHODS = ("shap", "lime")
+
+
+def _as_batch(model: Any, x: Any) -> np.ndarray:
+    """``x`` as a float32 batch shaped like the model's input; one input gets a batch axis."""
+    shape = tuple(model.input_shape[1:])
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape == shape:
+        x = x[None]
+    if x.shape[1:] != shape or len(x) == 0:
+        raise ExplainError(f"inputs shaped {x.shape} do not fit the model's input {shape}; "
+                           "pass preprocessed model inputs, batch first")
+    if not np.isfinite(x).all():
+        raise ExplainError("inputs contain NaN or infinity; fill the missing values first")
+    return x
+
+
+def _targets(target: Any, predictions: np.ndarray) -> np.ndarray:
+    """The class explained per row: the predicted one, or the class asked for."""
+    n, k = predictions.shape
+    if target in (None, "predicted", "all"):
+        return predictions.argmax(axis=1) if k > 1 else np.zeros(n, dtype=int)
+    if not 0 <= int(target) < k:
+        raise ExplainError(f"target class {target} does not exist; the model has {k} output(s)")
+    return np.full(n, int(target))
+
+
+def estimate(model: Any, x: Any, method: str = "shap", background: Any = None, **options: Any) -> Plan:
+    """What ``explain`` with the same arguments will run, and how many model evaluations it needs."""
+    x = _as_batch(model, x)
+    n_outputs = int(np.prod(model.output_shape[1:]))
+    return make_plan(x, method, n_outputs, None if background is None else np.asarray(background), **options)
+
+
+def explain(model: Any, x: Any, method: str = "shap", background: Any = None, seed: int = 0,
+            **options: Any) -> Attribution:
+    """Explain ``model`` on inputs ``x`` with SHAP or LIME.
+
+    Args:
+        model: a Keras model (classifiers output probabilities; regressors one value).
+        x: model inputs, ``(n, *input_shape)`` or one input ``input_shape``.
+        method: ``shap`` or ``lime``.
+        background: model inputs the explanation compares against (training rows): needed by SHAP and by
+            LIME on tables; summarised to ``background_size`` rows with a seeded sample.
+        seed: every random choice (background sample, permutations, LIME's perturbations) follows it.
+        **options: ``target`` ("predicted", "all" or a class index), ``algorithm`` (SHAP: auto, exact,
+            permutation, partition, gradient, deep), ``background_size``, ``nsamples`` (gradient),
+            ``max_evals`` (permutation, partition), ``num_samples`` (LIME), ``segmentation`` ("grid" or
+            "slic"), ``cell``, ``hide_color``, ``feature_names``, ``class_names``, ``progress``
+            (a callable ``(fraction, text)``).
+
+    Returns:
+        An ``Attribution``.
+    """
+    if method not in METHODS:
+        raise ExplainError(f"unknown method {method!r}; choose shap or lime")
+    t0 = time.perf_counter()
+    x = _as_batch(model, x)
+    target = options.get("target", "predicted")
+    progress: Progress | None = options.get("progress")
+    bg, notes = _background(model, background, method, x, seed, options.get("background_size"))
+    predictions = BatchedPredict(model)(x)
+    k = predictions.shape[1]
+    plan = make_plan(x, method, k, bg, **{key: v for key, v in options.items() if key not in ("progress", "background_size")},
+                     background_size=None if bg is None else len(bg))
+    targets = _targets(target, predictions)
+    f = BatchedPredict(model, progress, plan.model_rows, channels=x.shape[-1] if x.ndim == 4 else None,
+                       label=f"{method.upper()} ({plan.algorithm})")
+    names = _names(options.get("feature_names"), x)
+    if method == "shap":
+        fields = _shap(model, f, x, bg, plan, seed, targets, target == "all", progress)
+    else:
+        fields = _lime(f, x, bg, plan, seed, targets, target == "all", names, k, options)
+    if progress is not None:
+        progress(1.0, f"{method.upper()} done")
+    scale = np.concatenate([predictions, BatchedPredict(model)(bg)]) if bg is not None else predictions
+    return Attribution(inputs=x, predictions=predictions, targets=targets, method=method, seed=int(seed),
+                       seconds=time.perf_counter() - t0, feature_names=names,
+                       class_names=_class_names(options.get("class_names"), k), background_size=plan.background_size,
+                       samples=plan.samples, model_rows=f.rows, output_range=float(np.ptp(scale, axis=0).max()) or 1.0,
+                       notes=(*notes, *fields.pop("notes", ())), **fields)
+
+
+def _background(model: Any, background: Any, method: str, x: np.ndarray, seed: int,
+                size: int | None) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """The background rows summarised to ``size`` (a seeded sample), and a note saying so."""
+    if method == "lime" and x.ndim != 2:
+        return None, ()  # LIME on images perturbs the image itself
+    if background is None:
+        raise ExplainError(f"{method.upper()} on this input needs background rows; pass background= (e.g. training rows)")
+    full = _as_batch(model, background)
+    size = int(size or DEFAULTS["background_size" if method == "shap" else "lime_background_size"])
+    bg = summarize_background(full, size, seed)
+    if len(bg) < len(full):
+        return bg, (f"background: a seeded sample of {len(bg)} of {len(full)} rows",)
+    return bg, ()
+
+
+def _names(given: Sequence[str] | None, x: np.ndarray) -> tuple[str, ...]:
+    shape = x.shape[1:]
+    if given is not None:
+        return tuple(str(n) for n in given)
+    if len(shape) == 3:
+        return tuple(f"pixel_{r}_{c}" for r in range(shape[0]) for c in range(shape[1]))
+    return tuple(f"x{j}" for j in range(int(np.prod(shape))))
+
+
+def _class_names(given: Sequence[str] | None, k: int) -> tuple[str, ...]:
+    if given:
+        return tuple(str(c) for c in given)
+    return ("prediction",) if k == 1 else tuple(f"class {i}" for i in range(k))
+
+
+def _shap(model: Any, f: BatchedPredict, x: np.ndarray, bg: np.ndarray, plan: Plan, seed: int,
+          targets: np.ndarray, all_outputs: bool, progress: Progress | None) -> dict[str, Any]:
+    from dlcore.explain import shap_explainer as se
+
+    if plan.algorithm in ("exact", "permutation", "partition"):
+        raw = se.tabular_shap(f, x, bg, plan, seed)
+    elif plan.algorithm == "deep":
+        raw = se.deep_shap(model, x, bg, plan, seed, None if all_outputs else targets, progress)
+    else:
+        raw = se.gradient_shap(model, x, bg, plan, seed, None if all_outputs else targets, progress)
+        f.rows += len(x) * plan.samples * raw.values.shape[-1]  # gradient evaluations run inside shap
+    values, base = raw.values, raw.base_values
+    if raw.outputs is not None or not all_outputs:  # one class per row
+        if raw.outputs is None:
+            values = np.stack([values[i, ..., t] for i, t in enumerate(targets)])
+            base = base[np.arange(len(x)), targets]
+        else:
+            values, base = values[..., 0], base[:, 0]
+    return {"values": values, "base_values": base, "algorithm": raw.algorithm, "notes": raw.notes}
+
+
+def _lime(f: BatchedPredict, x: np.ndarray, bg: np.ndarray | None, plan: Plan, seed: int, targets: np.ndarray,
+          all_outputs: bool, names: tuple[str, ...], k: int, options: dict[str, Any]) -> dict[str, Any]:
+    from dlcore.explain import lime_explainer as le
+
+    if x.ndim == 2:
+        raw = le.tabular_lime(f, x, bg, plan, seed, targets, k, regression=k == 1, feature_names=names)
+    else:
+        raw = le.image_lime(f, x, plan, seed, targets, k, options.get("segmentation", "grid"), options.get("cell"),
+                            int(options.get("n_segments", 50)), options.get("hide_color", 0.0))
+    values, base = raw.values, raw.intercepts
+    if not all_outputs:
+        values = np.stack([values[i, ..., t] for i, t in enumerate(targets)])
+        base = base[np.arange(len(x)), targets]
+    return {"values": values, "base_values": base, "algorithm": plan.algorithm, "segments": raw.segments,
+            "local_fit": raw.local_fit, "local_pred": raw.local_pred, "rules": raw.rules}
+
+
+def warm_up() -> None:
+    """Compile shap's numba helpers for tables in this process on a tiny problem.
+
+    shap compiles them on first use, which takes ~10 s on a small CPU, and its link function is passed
+    as an argument, so numba's disk cache cannot keep them between processes. A server calls this once
+    in the background so the first real tabular explanation does not wait for the compiler.
+    """
+    import shap
+
+    background = np.linspace(0.0, 1.0, 12, dtype=np.float32).reshape(4, 3)
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.stack([x.sum(axis=1), -x.sum(axis=1)], axis=1).astype(np.float64)
+
+    masker = shap.maskers.Independent(background, max_samples=len(background))
+    shap.explainers.Exact(f, masker)(background[:1], silent=True)
+
+
+__all__ = ["METHODS", "Attribution", "Plan", "estimate", "explain", "warm_up"]

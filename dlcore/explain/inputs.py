@@ -1,0 +1,89 @@
+"""A user's own input turned into model input through the model's saved preprocessing.
+
+Only ``Preprocessing.from_dict(meta["preprocessing"]).transform(raw)`` and the model's metadata are used,
+so whatever columns a model's preprocessing knows, a typed row goes through the same steps as training.
+Uploaded images are size-capped before they are decoded and never unpickled.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any, Mapping
+
+import numpy as np
+
+from dlcore.data.preprocess import Preprocessing
+from dlcore.errors import ExplainError
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+
+def _preprocessing(meta: Mapping[str, Any]) -> Preprocessing:
+    return Preprocessing.from_dict(meta.get("preprocessing"))
+
+
+def row_fields(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The raw columns a typed row needs, each with a starting value (the training mean of a numeric
+    column, else the value used to fill gaps, else empty)."""
+    prep = _preprocessing(meta)
+    columns = prep.params.get("columns") if prep.kind == "tabular" else None
+    if not columns:
+        return [{"name": str(n), "kind": "numeric", "default": 0.0} for n in meta.get("feature_names", [])]
+    fields = []
+    for col in columns:
+        kind = str(col.get("kind", "numeric"))
+        default = col.get("mean", col.get("fill")) if kind == "numeric" else col.get("fill", "")
+        fields.append({"name": str(col["name"]), "kind": kind,
+                       "default": round(float(default), 4) if kind == "numeric" and default is not None else default})
+    return fields
+
+
+def row_input(meta: Mapping[str, Any], values: Mapping[str, Any]) -> np.ndarray:
+    """One typed row (raw column -> value) as a ``(1, features)`` model input."""
+    import pandas as pd
+
+    names = [f["name"] for f in row_fields(meta)]
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ExplainError(f"the row lacks {', '.join(missing[:5])}; give a value for every column")
+    frame = pd.DataFrame([{n: values[n] for n in names}])
+    x = _preprocessing(meta).transform(frame)
+    return np.asarray(x, dtype=np.float32).reshape(1, -1)
+
+
+def image_input(meta: Mapping[str, Any], data: bytes, invert: bool = False) -> np.ndarray:
+    """An uploaded image file (PNG, JPEG, ...) as a ``(1, height, width, channels)`` model input.
+
+    The picture is read as grey or RGB values in [0, 1] (``invert``: 1 - value, for dark ink on light
+    paper), brought to the raw range the data set's images had (``1 / scale``), and transformed.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    prep = _preprocessing(meta)
+    if prep.kind != "image":
+        raise ExplainError("this model does not take images; type a row instead")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ExplainError(f"the image file is {len(data) / 1e6:.1f} MB; upload one under {MAX_IMAGE_BYTES // 2**20} MB")
+    try:
+        picture = Image.open(io.BytesIO(data))
+        if picture.size[0] * picture.size[1] > MAX_IMAGE_PIXELS:
+            raise ExplainError(f"the image is {picture.size[0]}x{picture.size[1]} pixels; upload a smaller one")
+        mode = "L" if int(prep.params.get("channels", 1)) == 1 else "RGB"
+        pixels = np.asarray(picture.convert(mode), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ExplainError(f"the file is not an image this tool can read ({exc}); upload a PNG or JPEG") from exc
+    if invert:
+        pixels = 1.0 - pixels
+    scale = float(prep.params.get("scale", 1.0)) or 1.0
+    return prep.transform(pixels / scale)
+
+
+def model_dataset(meta: Mapping[str, Any]) -> Any:
+    """The data set a stored model was trained on, split as it was (for inputs by index and background)."""
+    from dlcore.data import load_dataset
+
+    config = meta.get("config") or {}
+    if not config.get("data"):
+        raise ExplainError("this model has no training data recorded; upload an input instead of picking an index")
+    return load_dataset(str(config["data"]), config.get("target"), float(config.get("validation_split", 0.2)),
+                        int(config.get("seed", 0)))

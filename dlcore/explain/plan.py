@@ -1,0 +1,161 @@
+"""What an explanation will cost before it runs, and the fast model calls it runs on.
+
+``make_plan`` decides the algorithm, the background size and the sample counts once, so the cost shown
+to people before running is the cost of what then runs. ``BatchedPredict`` is the ``predict_fn`` shap
+and lime call: the model's compiled predict step on large batches (never ``model.predict`` per small
+batch, whose per-call overhead dominates on small models), counting rows for the progress bar.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from dlcore.errors import ExplainError
+
+Progress = Callable[[float, str], None]
+
+EXACT_MAX_FEATURES = 15  # 2**15 coalitions per row is still quick; above it exact enumeration explodes
+DEFAULTS = {
+    "background_size": 100,  # rows the SHAP background is summarised to
+    "nsamples": 200,  # GradientExplainer interpolation samples per image (shap's default)
+    "max_evals": 500,  # Permutation / Partition evaluations per row (shap's default)
+    "lime_background_size": 1000,  # rows LIME on tables takes its sampling statistics from
+    "lime_tabular_samples": 5000,  # lime's default num_samples for tables
+    "lime_image_samples": 1000,  # lime's default num_samples for images
+}
+SHAP_ALGORITHMS = ("auto", "exact", "permutation", "partition", "gradient", "deep")
+_RNG_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The algorithm and sizes an explanation will use, and the model evaluations (rows) it needs."""
+
+    method: str
+    algorithm: str
+    n_rows: int
+    n_features: int
+    background_size: int
+    samples: int
+    n_targets: int
+    model_rows: int
+
+    def describe(self) -> str:
+        """One sentence for people, shown before running."""
+        per = {"exact": f"{self.samples:,} coalitions x {self.background_size} background rows",
+               "permutation": f"{self.samples:,} evaluations x {self.background_size} background rows",
+               "partition": f"{self.samples:,} evaluations x {self.background_size} background rows",
+               "gradient": f"{self.samples} samples x {self.n_targets} class(es)",
+               "deep": f"{self.background_size} background rows x {self.n_targets} class(es)"}
+        how = per.get(self.algorithm, f"{self.samples:,} perturbed samples")
+        return (f"{self.method.upper()} ({self.algorithm}) on {self.n_rows} input(s): {how} per input, "
+                f"about {self.model_rows:,} model evaluations")
+
+
+def _is_tabular(x: np.ndarray) -> bool:
+    return x.ndim == 2
+
+
+def make_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarray | None = None,
+              algorithm: str = "auto", target: Any = "predicted", background_size: int | None = None,
+              nsamples: int | None = None, max_evals: int | None = None, num_samples: int | None = None,
+              **_: Any) -> Plan:
+    """Decide how ``x`` (model inputs, batch first) will be explained and what it will cost."""
+    n, m = int(len(x)), int(np.prod(x.shape[1:]))
+    k = n_outputs if target == "all" else 1
+    if method == "lime":
+        samples = int(num_samples or DEFAULTS["lime_tabular_samples" if _is_tabular(x) else "lime_image_samples"])
+        bg = 0 if not _is_tabular(x) else int(len(background)) if background is not None else 0
+        return Plan("lime", "lime-tabular" if _is_tabular(x) else "lime-image", n, m, bg, samples, k, n * samples)
+    if method != "shap":
+        raise ExplainError(f"unknown method {method!r}; choose shap or lime")
+    if algorithm not in SHAP_ALGORITHMS:
+        raise ExplainError(f"unknown SHAP algorithm {algorithm!r}; choose one of {', '.join(SHAP_ALGORITHMS)}")
+    if algorithm == "auto":
+        algorithm = ("exact" if m <= EXACT_MAX_FEATURES else "permutation") if _is_tabular(x) else "gradient"
+    if algorithm in ("exact", "permutation", "partition") and not _is_tabular(x):
+        raise ExplainError(f"the {algorithm} explainer is for tables; use algorithm='gradient' for images")
+    if algorithm == "exact" and m > 20:
+        raise ExplainError(f"exact Shapley values over {m} features need 2**{m} coalitions; use 'permutation'")
+    size = int(background_size or DEFAULTS["background_size"])
+    bg = min(size, len(background)) if background is not None else size
+    if algorithm == "exact":
+        samples = 2 ** m
+    elif algorithm in ("permutation", "partition"):
+        samples = int(max_evals or DEFAULTS["max_evals"])
+        if algorithm == "permutation" and samples < 2 * m + 1:
+            raise ExplainError(f"max_evals must be at least 2 * features + 1 = {2 * m + 1}")
+        samples = samples // (2 * m + 1) * (2 * m + 1) if algorithm == "permutation" else samples
+    else:
+        samples = int(nsamples or DEFAULTS["nsamples"])
+    rows = n * samples * (bg if algorithm in ("exact", "permutation", "partition") else k)
+    if algorithm == "deep":
+        rows = n * bg * 2 * k
+    return Plan("shap", algorithm, n, m, bg, samples, k, rows + n + bg)
+
+
+def summarize_background(background: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A seeded sample of ``size`` background rows (all rows when there are fewer).
+
+    A sample rather than k-means: shap's tabular maskers weight every background row equally, and
+    k-means centres stand for clusters of different sizes, so they would shift the base value.
+    """
+    import shap
+
+    background = np.asarray(background, dtype=np.float32)
+    if len(background) <= size:
+        return background
+    return np.asarray(shap.utils.sample(background, size, random_state=seed), dtype=np.float32)
+
+
+@contextlib.contextmanager
+def global_numpy_seed(seed: int) -> Iterator[None]:
+    """Run code that draws from NumPy's global generator (parts of shap do) with ``seed``, one caller at a
+    time, and give the caller's global state back afterwards."""
+    with _RNG_LOCK:
+        state = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
+
+
+class BatchedPredict:
+    """``predict_fn`` for shap and lime: the model's compiled predict step on large batches.
+
+    Calls ``model.predict_on_batch`` on chunks of at least 512 rows (up to ~4M input values a chunk),
+    returns float64 outputs shaped ``(rows, n_outputs)``, counts rows and reports progress against
+    ``expected_rows``. ``channels`` converts images lime hands over as RGB back to the model's channels.
+    """
+
+    def __init__(self, model: Any, progress: Progress | None = None, expected_rows: int = 0,
+                 channels: int | None = None, label: str = "explaining") -> None:
+        self.model, self.progress, self.expected_rows = model, progress, max(1, int(expected_rows))
+        self.channels, self.label = channels, label
+        self.rows = 0
+        self.calls = 0
+
+    def batch_size(self, row_size: int) -> int:
+        return int(max(512, min(65536, (1 << 22) // max(1, row_size))))
+
+    def __call__(self, x: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if self.channels is not None and x.shape[-1] != self.channels:
+            x = x[..., : self.channels] if self.channels < x.shape[-1] else np.repeat(x, self.channels, axis=-1)
+        step = self.batch_size(int(np.prod(x.shape[1:])))
+        outs = []
+        for start in range(0, len(x), step):
+            out = np.asarray(self.model.predict_on_batch(x[start:start + step]), dtype=np.float64)
+            outs.append(out.reshape(len(out), -1))
+            self.rows += len(out)
+            self.calls += 1
+            if self.progress is not None:
+                self.progress(min(1.0, self.rows / self.expected_rows), f"{self.label}: {self.rows:,} model evaluations")
+        if not outs:
+            return np.zeros((0, 1))
+        return np.concatenate(outs)

@@ -1,0 +1,75 @@
+"""The Explain page: SHAP and LIME side by side for a tabular and an image model, class switch, typed
+rows and the global views, with no exception."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "explain.py")
+
+
+@pytest.fixture(scope="session")
+def explain_home(session_home: Path) -> dict[str, str]:
+    from dlcore import jobs
+    from dlcore.models import ModelSpec, TrainConfig
+    from dlcore.training import run_job
+
+    home = session_home / "explain_page"
+    ids = {}
+    for data, spec in (("iris", ModelSpec(units=(8,))), ("digits", ModelSpec(arch="cnn", filters=(4,), units=(8,)))):
+        status = run_job(jobs.create(TrainConfig(data=data, model=spec, epochs=2, name=f"{data} model"), home))
+        ids[data] = status["model_id"]
+    ids["home"] = str(home)
+    return ids
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def _page(explain_home: dict[str, str], monkeypatch: pytest.MonkeyPatch, data: str) -> AppTest:
+    monkeypatch.setenv("DLCORE_HOME", explain_home["home"])
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    assert not at.exception
+    model_box = at.selectbox(key="explain_model")
+    model_box.set_value(explain_home[data]).run()
+    assert not at.exception and not at.error
+    return at
+
+
+@pytest.mark.slow
+def test_tabular_model_side_by_side_class_switch_and_global_views(explain_home, monkeypatch) -> None:
+    at = _page(explain_home, monkeypatch, "iris")
+    titles = _titles(at)
+    assert titles[0] == "Model output per class"
+    assert any(t.startswith("Why ") for t in titles) and any(t.startswith("LIME weights") for t in titles)
+    assert any(t.startswith("Mean |SHAP value|") for t in titles) and any("coloured by" in t for t in titles)
+    assert any("values per row" in t for t in titles)  # the beeswarm
+    tables = [t.value for t in at.table]
+    assert len(tables) == 2 and "additivity gap" in tables[0].index and "LIME local fit" in tables[1].index
+    box = next(b for b in at.selectbox if b.label == "Class explained")
+    other = next(k for k in box.options if "(predicted)" not in k)
+    box.set_value(box.options.index(other) if isinstance(box.value, int) else other).run()
+    assert not at.exception
+    name = other.split(" (")[0]
+    assert any(t.startswith(f"Why {name}") for t in _titles(at))
+    at.radio(key="explain_source").set_value("Type a row").run()
+    assert not at.exception and not at.error
+    assert "typed row" in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_image_model_shows_maps_for_shap_and_lime(explain_home, monkeypatch) -> None:
+    at = _page(explain_home, monkeypatch, "digits")
+    titles = _titles(at)
+    assert any(t.startswith("SHAP (gradient)") for t in titles)
+    assert any(t.startswith("LIME superpixels") for t in titles) and any(t.startswith("LIME weights") for t in titles)
+    assert not any("Mean |SHAP" in t for t in titles)  # no global views for images
+    at.radio(key="explain_method").set_value("LIME").run()
+    assert not at.exception and all(not t.startswith("SHAP") for t in _titles(at))
+    at.radio(key="explain_source").set_value("Upload an image").run()
+    assert not at.exception and any("Upload an image" in i.value for i in at.info)
