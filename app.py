@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/table_chart:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 

@@ -24,4 +24,6 @@ c3.metric("Running now", sum(j.active for j in all_jobs))
 st.subheader("Where to go")
 st.page_link("pages/data.py", label="Data: look at the built-in data sets", icon=":material/table_chart:")
 st.page_link("pages/train.py", label="Train: build a model and watch its curves live", icon=":material/model_training:")
+st.page_link("pages/generate.py", label="Generate: train a VAE or GAN, sample it, explore its latent space",
+             icon=":material/auto_awesome:")
 st.page_link("pages/models.py", label="Models: compare, download or delete trained models", icon=":material/inventory_2:")

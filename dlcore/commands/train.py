@@ -51,7 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--l2", type=float, default=0.0)
     g = p.add_argument_group("generative models (vae, gan)")
     g.add_argument("--latent-dim", type=int, default=0, help="latent size; 0: 8 for a vae, 32 for a gan")
-    g.add_argument("--beta", type=float, default=1.0, help="vae: weight of the KL term")
+    g.add_argument("--beta", type=float, default=0.5, help="vae: weight of the KL term (1: the plain VAE)")
     g.add_argument("--conditional", action="store_true", help="give the class to the model")
     g.add_argument("--label-smoothing", type=float, default=0.1, help="gan: real images' target is 1 - this")
     g.add_argument("--d-lr", type=float, default=None, help="gan: discriminator learning rate (default: --lr)")

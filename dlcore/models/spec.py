@@ -26,7 +26,7 @@ class ModelSpec:
     l1: float = 0.0
     l2: float = 0.0
     latent_dim: int = 0  # vae / gan: size of the latent code; 0: the model's default (8 / 32)
-    beta: float = 1.0  # vae: weight of the KL term
+    beta: float = 0.5  # vae: weight of the KL term (below 1: sharper on small grey images, see generative.vae)
     conditional: bool = False  # vae / gan: the class is given to the model
     label_smoothing: float = 0.1  # gan: the discriminator's target for real images is 1 - this
 

@@ -6,6 +6,7 @@ One module per subject (training, data, explanations, generative); all are re-ex
 from __future__ import annotations
 
 from dlcore.plots.data import class_balance, feature_histograms, image_mosaic, sample_images
+from dlcore.plots.generative import class_coverage, image_grid, latent_map, memorisation_histogram
 from dlcore.plots.training import (
     confusion_matrix,
     per_class_scores,
@@ -15,4 +16,5 @@ from dlcore.plots.training import (
 )
 
 __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
-           "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves"]
+           "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves",
+           "class_coverage", "image_grid", "latent_map", "memorisation_histogram"]
