@@ -17,7 +17,7 @@ from dlcore.store import ModelRecord
 from ui.cache import dataset, store
 
 # proven starting points on digits (see the README): epochs, learning rate, units, filters
-DEFAULTS = {"vae": (30, 1e-3, "128", "32,64"), "gan": (150, 2e-4, "", "32,64")}
+DEFAULTS = {"vae": (30, 1e-3, "128", "32,64"), "gan": (60, 1e-3, "", "32,64")}
 TRAVERSE_DIMS = 6
 
 
@@ -83,13 +83,12 @@ def samples_view(model: Any, record: ModelRecord) -> None:
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed"))
     classes = _classes(record) if model.n_classes else []
     if classes:
-        per = int(c1.slider("Samples per class", 1, 16, 8, key="sample_per"))
-        labels, per_row = np.repeat(np.arange(len(classes)), per), per
+        per_row = int(c1.slider("Samples per class", 1, 16, 8, key="sample_per"))
+        labels, n = np.repeat(np.arange(len(classes)), per_row), per_row * len(classes)
     else:
         n = int(c1.slider("Samples", 4, 144, 64, 4, key="sample_n"))
         labels, per_row = None, int(np.ceil(np.sqrt(n)))
-        per = n
-    x, y = sampling.generate(model, len(labels) if labels is not None else per, seed=seed, labels=labels)
+    x, y = sampling.generate(model, n, seed=seed, labels=labels)
     st.plotly_chart(plots.image_grid(x, per_row, title=f"{len(x)} samples, seed {seed}", row_labels=classes or None),
                     key="sample_grid")
     d1, d2 = st.columns(2)
@@ -118,6 +117,9 @@ def latent_map_view(model: Any, ds: Dataset) -> None:
                                                      enumerate(pca.explained_variance_ratio_))
     event = st.plotly_chart(plots.latent_map(pts, ds.y_val, ds.class_names, ds.x_val, titles), key="latent_map",
                             on_select="rerun", selection_mode=("points", "box", "lasso"))
+    if model.n_classes:
+        st.caption("The class is given to this conditional VAE separately, so its latent space holds the style "
+                   "of a digit (slant, thickness), not its class: the colours mix.")
     rows = _picked_rows(event)[:16]
     if rows:
         recon = sampling.decode(model, mean[rows], ds.y_val[rows])

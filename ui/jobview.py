@@ -1,6 +1,8 @@
 """The live view of a training job: progress, time left, curves, stop, and the result when it ends."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dlcore import jobs, plots
@@ -26,7 +28,7 @@ def _progress(status: jobs.JobStatus) -> None:
     st.progress(status.progress, text=label)
 
 
-def _curves(folder, rows: list, key: str) -> None:
+def _curves(folder: Path, rows: list, key: str) -> None:
     """The curves; beside them the latest sample grid when the job writes one (generative models)."""
     grid = read_samples(folder)
     if grid is None:

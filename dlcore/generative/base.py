@@ -33,6 +33,15 @@ class GenerativeModel(keras.Model):
         self.trackers = {k: keras.metrics.Mean(name=k) for k in logged}
         self.built = True  # the sub-models are built; BackupAndRestore and loading need a built model
 
+    def _inputs(self, shape: Sequence[int], name: str) -> tuple[Any, Any, Any]:
+        """A network's inputs: a tensor shaped ``shape`` and, when conditional, the class vector. Returns
+        what ``keras.Model`` takes as inputs, the tensor, and the class vector (or None)."""
+        first = keras.Input(shape=tuple(shape), name=name)
+        if not self.n_classes:
+            return first, first, None
+        label = keras.Input(shape=(self.n_classes,), name="label")
+        return [first, label], first, label
+
     def _with_label(self, x: Any, onehot: Any) -> Any:
         return [x, onehot] if self.n_classes else x
 

@@ -20,16 +20,6 @@ def upsamplings(height: int, width: int, wanted: int) -> int:
     return steps
 
 
-def single(inputs: list) -> Any:
-    """One input as itself, several as a list (a one-input model is then called with a bare tensor)."""
-    return inputs[0] if len(inputs) == 1 else inputs
-
-
-def label_input(n_classes: int, name: str) -> keras.KerasTensor:
-    """The class given to a conditional model: a one-hot (or mixed) float vector of length ``n_classes``."""
-    return keras.Input(shape=(n_classes,), name=name)
-
-
 def image_with_labels(x, onehot, shape: Shape, name: str):
     """Stack the class vector onto the image as constant extra channels (a conditional encoder/critic)."""
     h, w, _ = shape

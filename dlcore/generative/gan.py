@@ -54,28 +54,20 @@ class GAN(GenerativeModel):
         self._finish_init(METRICS)
 
     def _build_generator(self) -> keras.Model:
-        z = keras.Input(shape=(self.latent_dim,), name="z")
-        inputs, h = [z], z
-        if self.n_classes:
-            label = blocks.label_input(self.n_classes, "label")
-            inputs.append(label)
-            h = keras.layers.Concatenate(name="gen_with_label")([z, label])
+        inputs, z, label = self._inputs((self.latent_dim,), "z")
+        h = z if label is None else keras.layers.Concatenate(name="gen_with_label")([z, label])
         h = blocks.dense_stack(h, self.units[::-1], "relu", "gen", batch_norm=True)
         image = blocks.upsample(h, self.image_shape, self.filters, "relu", "gen", batch_norm=True)
-        return keras.Model(blocks.single(inputs), image, name="generator")
+        return keras.Model(inputs, image, name="generator")
 
     def _build_discriminator(self) -> keras.Model:
-        image = keras.Input(shape=self.image_shape, name="image")
-        inputs, x = [image], image
-        if self.n_classes:
-            label = blocks.label_input(self.n_classes, "label")
-            inputs.append(label)
-            x = blocks.image_with_labels(x, label, self.image_shape, "disc")
+        inputs, image, label = self._inputs(self.image_shape, "image")
+        x = image if label is None else blocks.image_with_labels(image, label, self.image_shape, "disc")
         h = blocks.downsample(x, self.image_shape, self.filters, "leaky_relu", "disc", dropout=self.dropout,
                              batch_spread=self.batch_spread)
         h = blocks.dense_stack(h, self.units, "leaky_relu", "disc")
         logit = keras.layers.Dense(1, dtype="float32", name="disc_logit")(h)
-        return keras.Model(blocks.single(inputs), logit, name="discriminator")
+        return keras.Model(inputs, logit, name="discriminator")
 
     def compile(self, optimizer: Any = "adam", d_optimizer: Any = None, **kwargs: Any) -> None:
         """``optimizer`` trains the generator, ``d_optimizer`` (default: a copy) the discriminator."""

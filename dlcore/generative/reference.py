@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from dlcore.data.dataset import Dataset
-from dlcore.errors import ModelError
+from dlcore.errors import DlcoreError, ModelError
 from dlcore.models.spec import ModelSpec, TrainConfig
 from dlcore.store import ModelRecord, ModelStore
 
@@ -30,10 +30,15 @@ def find(store: ModelStore, config: TrainConfig, dataset: Dataset) -> ModelRecor
     wanted = config.to_dict()
     for record in store.list():
         meta = record.meta
-        same = TrainConfig.from_dict(meta.get("config") or {"data": ""}).to_dict() == wanted
-        if same and list(meta.get("input_shape", [])) == list(dataset.input_shape) \
-                and list(meta.get("class_names", [])) == list(dataset.class_names):
-            return record
+        stored = meta.get("config") or {}
+        if stored.get("name") != config.name or list(meta.get("input_shape", [])) != list(dataset.input_shape) \
+                or list(meta.get("class_names", [])) != list(dataset.class_names):
+            continue
+        try:
+            if TrainConfig.from_dict(stored).to_dict() == wanted:
+                return record
+        except (DlcoreError, TypeError):  # a config this version cannot read is not the one wanted
+            continue
     return None
 
 

@@ -46,30 +46,22 @@ class VAE(GenerativeModel):
         self._finish_init(("loss", "reconstruction_loss", "kl_loss"))
 
     def _build_encoder(self) -> keras.Model:
-        image = keras.Input(shape=self.image_shape, name="image")
-        inputs, x = [image], image
-        if self.n_classes:
-            label = blocks.label_input(self.n_classes, "label")
-            inputs.append(label)
-            x = blocks.image_with_labels(x, label, self.image_shape, "enc")
+        inputs, image, label = self._inputs(self.image_shape, "image")
+        x = image if label is None else blocks.image_with_labels(image, label, self.image_shape, "enc")
         h = blocks.downsample(x, self.image_shape, self.filters, self.activation, "enc")
-        if self.n_classes:
+        if label is not None:
             h = keras.layers.Concatenate(name="enc_with_label")([h, label])
         h = blocks.dense_stack(h, self.units, self.activation, "enc")
         mean = keras.layers.Dense(self.latent_dim, dtype="float32", name="z_mean")(h)
         log_var = keras.layers.Dense(self.latent_dim, dtype="float32", name="z_log_var")(h)
-        return keras.Model(blocks.single(inputs), [mean, log_var], name="encoder")
+        return keras.Model(inputs, [mean, log_var], name="encoder")
 
     def _build_decoder(self) -> keras.Model:
-        z = keras.Input(shape=(self.latent_dim,), name="z")
-        inputs, h = [z], z
-        if self.n_classes:
-            label = blocks.label_input(self.n_classes, "label")
-            inputs.append(label)
-            h = keras.layers.Concatenate(name="dec_with_label")([z, label])
+        inputs, z, label = self._inputs((self.latent_dim,), "z")
+        h = z if label is None else keras.layers.Concatenate(name="dec_with_label")([z, label])
         h = blocks.dense_stack(h, self.units[::-1], self.activation, "dec")
         image = blocks.upsample(h, self.image_shape, self.filters, self.activation, "dec")
-        return keras.Model(blocks.single(inputs), image, name="decoder")
+        return keras.Model(inputs, image, name="decoder")
 
     def encode(self, x: Any, onehot: Any = None, training: bool = False) -> tuple[Any, Any]:
         """Mean and log-variance of the latent code of images ``x``."""

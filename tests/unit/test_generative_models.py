@@ -70,7 +70,7 @@ def test_save_and_load_with_safe_mode(name: str, tmp_path: Path) -> None:
     model.save(path)
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
-    assert config["registered_name"] in REGISTERED == {"dlcore>VAE", "dlcore>GAN"}
+    assert config["registered_name"] in REGISTERED == {"dlcore>VAE", "dlcore>GAN", "dlcore>MinibatchStd"}
     loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
     assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
     labels = [1, 5, 9] if model.n_classes else None
