@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from dlcore.data.dataset import Dataset
-from dlcore.errors import DlcoreError, ModelError
+from dlcore.errors import ModelError
 from dlcore.models.spec import ModelSpec, TrainConfig
 from dlcore.store import ModelRecord, ModelStore
 
@@ -25,20 +25,23 @@ def reference_config(dataset: Dataset, validation_split: float, seed: int) -> Tr
                        name=f"reference classifier for {dataset.name}")
 
 
+def _key(config: dict[str, Any]) -> tuple:
+    """What makes two reference jobs the same: the data, its split and the training; knobs of other kinds
+    of model (whose defaults may change) do not count."""
+    model = config.get("model") or {}
+    return (tuple(config.get(k) for k in ("data", "target", "validation_split", "seed", "epochs", "early_stopping",
+                                           "batch_size", "learning_rate", "optimizer", "name")),
+            tuple(tuple(v) if isinstance(v, list) else v for v in (model.get(k) for k in ("arch", "filters", "units", "dropout"))))
+
+
 def find(store: ModelStore, config: TrainConfig, dataset: Dataset) -> ModelRecord | None:
-    """The newest stored model trained by exactly ``config`` on data shaped like ``dataset``."""
-    wanted = config.to_dict()
+    """The newest stored model trained as ``config`` says on data shaped like ``dataset``."""
+    wanted = _key(config.to_dict())
     for record in store.list():
         meta = record.meta
-        stored = meta.get("config") or {}
-        if stored.get("name") != config.name or list(meta.get("input_shape", [])) != list(dataset.input_shape) \
-                or list(meta.get("class_names", [])) != list(dataset.class_names):
-            continue
-        try:
-            if TrainConfig.from_dict(stored).to_dict() == wanted:
-                return record
-        except (DlcoreError, TypeError):  # a config this version cannot read is not the one wanted
-            continue
+        if _key(meta.get("config") or {}) == wanted and list(meta.get("input_shape", [])) == list(dataset.input_shape) \
+                and list(meta.get("class_names", [])) == list(dataset.class_names):
+            return record
     return None
 
 

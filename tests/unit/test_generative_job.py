@@ -102,3 +102,14 @@ def test_a_non_finite_gan_loss_fails_the_job() -> None:
     rows = [{"epoch": 1, "d_loss": 1.3, "g_loss": 0.8, "seconds": 0.5}, {"epoch": 2, "d_loss": float("nan"), "g_loss": 0.7}]
     assert _nan_epoch(rows, history=type("H", (), {"history": {}})()) == 2
     assert _nan_epoch(rows[:1], history=type("H", (), {"history": {}})()) is None
+
+
+def test_the_reference_classifier_is_found_again_whatever_other_knobs_say() -> None:
+    from dlcore.data import load_builtin
+    from dlcore.generative.reference import _key, reference_config
+
+    config = reference_config(load_builtin("digits"), 0.2, 0).to_dict()
+    older = {**config, "model": {**config["model"], "beta": 1.0, "latent_dim": 5}, "retired_option": True}
+    assert _key(older) == _key(config)  # knobs of other kinds of model do not matter
+    for change in ({"seed": 1}, {"validation_split": 0.3}, {"model": {**config["model"], "filters": [8]}}):
+        assert _key({**config, **change}) != _key(config)
