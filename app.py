@@ -14,6 +14,7 @@ PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/data.py", title="Data", icon=":material/table_chart:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
     st.Page("app_pages/finetune.py", title="Fine-tune", icon=":material/tune:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/psychology:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),

@@ -22,6 +22,7 @@ from dlcore.data.subset import limit_train
 from dlcore.errors import DlcoreError
 from dlcore.evaluation import evaluate
 from dlcore.models import TrainConfig, build_model, compile_model
+from dlcore.models.spec import GENERATIVE
 from dlcore.store import ModelStore
 from dlcore.jobs import CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
 from dlcore.workspace import read_json
@@ -106,13 +107,17 @@ def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[k
         from dlcore.finetune import phase_callbacks
 
         cbs = [*phase_callbacks(config, folder / "backup"), *cbs]
+    if config.model.arch in GENERATIVE:  # the per-epoch sample grid, and a stop on any non-finite value
+        from dlcore.generative.train import job_callbacks
+
+        cbs.extend(job_callbacks(folder, config))
     return cbs
 
 
 def _nan_epoch(rows: list[dict[str, Any]], history: keras.callbacks.History) -> int | None:
     """The first epoch (1-based) whose loss was not finite, if any."""
-    for row in rows:
-        if not math.isfinite(row.get("loss", 0.0)):
+    for row in rows:  # every logged value: a GAN logs d_loss and g_loss, no loss
+        if not all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
             return int(row["epoch"])
     losses = history.history.get("loss", [])
     return len(rows) + 1 if losses and not math.isfinite(losses[-1]) else None
@@ -124,6 +129,10 @@ def make_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
         from dlcore.finetune import finetune_model
 
         return finetune_model(config, dataset)
+    if config.model.arch in GENERATIVE:
+        from dlcore.generative.train import build_generative
+
+        return build_generative(config, dataset)
     model = build_model(config.model, dataset)
     compile_model(model, config, dataset.task)
     return model
@@ -135,6 +144,10 @@ def evaluate_model(config: TrainConfig, model: keras.Model, dataset: Dataset) ->
         from dlcore.finetune import evaluate_before_after
 
         return evaluate_before_after(config, model, dataset)
+    if config.model.arch in GENERATIVE:  # no labels to predict: the quality report of the samples
+        from dlcore.generative.train import evaluate_generative
+
+        return evaluate_generative(config, model, dataset)
     return evaluate(model, dataset)
 
 

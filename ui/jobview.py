@@ -1,10 +1,13 @@
 """The live view of a training job: progress, time left, curves, stop, and the result when it ends."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dlcore import jobs, plots
 from dlcore.errors import DlcoreError
+from dlcore.images import read_samples
 from ui.cache import store, workspace
 from ui.results import model_results
 
@@ -25,6 +28,18 @@ def _progress(status: jobs.JobStatus) -> None:
     st.progress(status.progress, text=label)
 
 
+def _curves(folder: Path, rows: list, key: str) -> None:
+    """The curves; beside them the latest sample grid when the job writes one (generative models)."""
+    grid = read_samples(folder)
+    if grid is None:
+        st.plotly_chart(plots.training_curves(rows), key=key)
+        return
+    left, right = st.columns([3, 2])
+    left.plotly_chart(plots.training_curves(rows), key=key)
+    right.plotly_chart(plots.image_grid(grid["x"], int(grid["columns"]), f"Samples after epoch {int(grid['epoch'])} "
+                                        "(same noise every epoch)"), key=f"grid_{key}")
+
+
 @st.fragment(run_every=1.0)
 def live_job(job_id: str) -> None:
     """Refreshes itself every second while the job runs; reruns the page once when it ends."""
@@ -38,7 +53,7 @@ def live_job(job_id: str) -> None:
     _progress(status)
     rows = jobs.metrics(job_id, workspace())
     if rows:
-        st.plotly_chart(plots.training_curves(rows), key=f"live_curves_{job_id}_{len(rows)}")
+        _curves(status.folder, rows, key=f"live_curves_{job_id}_{len(rows)}")
     if st.button("Stop", key=f"stop_{job_id}", help="Ends training after the current batch and keeps the best epoch"):
         jobs.stop(job_id, workspace())
         st.toast("Stopping after the current batch...")
@@ -68,7 +83,7 @@ def job_view(job_id: str) -> None:
         st.success(f"{status.state.capitalize()}: {status.message}")
     rows = jobs.metrics(job_id, workspace())
     if rows:
-        st.plotly_chart(plots.training_curves(rows), key=f"curves_{job_id}")
+        _curves(status.folder, rows, key=f"curves_{job_id}")
     if status.model_id:
         try:
             model_results(store().get(status.model_id))

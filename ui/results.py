@@ -5,6 +5,7 @@ import streamlit as st
 
 from dlcore import plots
 from dlcore.store import ModelRecord
+from ui.quality import quality_panel
 
 
 def metric_row(metrics: dict) -> None:
@@ -32,3 +33,5 @@ def model_results(record: ModelRecord) -> None:
         left, right = st.columns(2)
         left.plotly_chart(plots.predicted_vs_true(ev["y_true"], ev["y_pred"]), key=f"pvt_{record.model_id}")
         right.plotly_chart(plots.residuals(ev["y_true"], ev["y_pred"]), key=f"res_{record.model_id}")
+    elif ev.get("kind") == "generative":
+        quality_panel(ev, record.model_id, meta.get("class_names"))

@@ -12,6 +12,10 @@ from dlcore.errors import DlcoreError
 from dlcore.models.spec import ACTIVATIONS, OPTIMIZERS, ModelSpec, TrainConfig
 
 
+# dense units and conv filters when not given: the generative models have their own proven sizes
+LAYER_DEFAULTS = {"cnn": ((64, 32), (16, 32)), "vae": ((128,), (32, 64)), "gan": ((), (32, 64))}
+
+
 def _ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(",") if v.strip())
@@ -39,14 +43,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model and store it")
     p.add_argument("--data", required=True, help="built-in data set name or a data file")
     p.add_argument("--target", default=None, help="target column (tables)")
-    p.add_argument("--arch", default="mlp", help="mlp or cnn")
-    p.add_argument("--units", type=_ints, default=(64, 32), help="dense layer sizes, e.g. 64,32")
-    p.add_argument("--filters", type=_ints, default=(16, 32), help="conv filters per block (cnn)")
+    p.add_argument("--arch", default="mlp", help="mlp or cnn (classifiers), vae or gan (generative models)")
+    p.add_argument("--units", type=_ints, default=None, help="dense layer sizes, e.g. 64,32 (default: by --arch)")
+    p.add_argument("--filters", type=_ints, default=None,
+                   help="conv filters per block (cnn, vae, gan; default: by --arch); '' for a dense vae or gan")
     p.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--batch-norm", action="store_true")
     p.add_argument("--l1", type=float, default=0.0)
     p.add_argument("--l2", type=float, default=0.0)
+    g = p.add_argument_group("generative models (vae, gan)")
+    g.add_argument("--latent-dim", type=int, default=0, help="latent size; 0: 8 for a vae, 32 for a gan")
+    g.add_argument("--beta", type=float, default=0.5, help="vae: weight of the KL term (1: the plain VAE)")
+    g.add_argument("--conditional", action="store_true", help="give the class to the model")
+    g.add_argument("--label-smoothing", type=float, default=0.1, help="gan: real images' target is 1 - this")
+    g.add_argument("--d-lr", type=float, default=None, help="gan: discriminator learning rate (default: --lr)")
     add_train_arguments(p)
     add_json_flag(p)
     p.set_defaults(handler=run)
@@ -56,14 +67,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    spec = ModelSpec(arch=args.arch, units=args.units, filters=args.filters, activation=args.activation,
-                     dropout=args.dropout, batch_norm=args.batch_norm, l1=args.l1, l2=args.l2)
+    units, filters = LAYER_DEFAULTS.get(args.arch, LAYER_DEFAULTS["cnn"])
+    units = units if args.units is None else args.units
+    filters = filters if args.filters is None else args.filters
+    spec = ModelSpec(arch=args.arch, units=units, filters=filters, activation=args.activation,
+                     dropout=args.dropout, batch_norm=args.batch_norm, l1=args.l1, l2=args.l2,
+                     latent_dim=args.latent_dim, beta=args.beta, conditional=args.conditional,
+                     label_smoothing=args.label_smoothing)
     data = str(Path(args.data).resolve()) if Path(args.data).is_file() else args.data  # a job may resume elsewhere
     return TrainConfig(data=data, target=args.target, model=spec, optimizer=args.optimizer,
                        learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs,
                        early_stopping=args.early_stopping, validation_split=args.validation_split,
                        seed=args.seed, name=args.name, mixed_precision=args.mixed_precision,
-                       distribute=args.distribute, train_limit=args.train_limit)
+                       distribute=args.distribute, d_learning_rate=args.d_lr,
+                       train_limit=args.train_limit)
 
 
 def run_config(config: TrainConfig, args: argparse.Namespace) -> int:

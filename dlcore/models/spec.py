@@ -9,6 +9,7 @@ from dlcore.errors import ModelError
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 DISTRIBUTE = ("auto", "one", "mirrored", "multi-worker")
+GENERATIVE = ("vae", "gan")  # built by dlcore.generative, not by the classifier builders
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class ModelSpec:
     batch_norm: bool = False
     l1: float = 0.0
     l2: float = 0.0
+    latent_dim: int = 0  # vae / gan: size of the latent code; 0: the model's default (8 / 32)
+    beta: float = 0.5  # vae: weight of the KL term (below 1: sharper on small grey images, see generative.vae)
+    conditional: bool = False  # vae / gan: the class is given to the model
+    label_smoothing: float = 0.1  # gan: the discriminator's target for real images is 1 - this
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -34,6 +39,8 @@ class ModelSpec:
             raise ModelError("L1 and L2 penalties must be >= 0")
         if any(int(u) < 1 for u in (*self.units, *self.filters)) or self.kernel_size < 1:
             raise ModelError("layer sizes and kernel size must be positive integers")
+        if self.latent_dim < 0 or self.beta < 0 or not 0.0 <= self.label_smoothing < 0.5:
+            raise ModelError("latent size and beta must be >= 0, label smoothing in [0, 0.5)")
 
 
 HEAD_MODES = ("auto", "replace", "keep")
@@ -90,12 +97,15 @@ class TrainConfig:
     distribute: str = "auto"
     train_limit: int = 0  # use at most this many training rows (seeded, stratified); 0: all
     finetune: FineTuneSpec | None = None
+    d_learning_rate: float | None = None  # gan: the discriminator's learning rate (None: learning_rate)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ModelError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if not self.learning_rate > 0:
             raise ModelError(f"learning rate must be > 0, got {self.learning_rate}")
+        if self.d_learning_rate is not None and not self.d_learning_rate > 0:
+            raise ModelError(f"the discriminator's learning rate must be > 0, got {self.d_learning_rate}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ModelError("batch size and epochs must be at least 1")
         if self.distribute not in DISTRIBUTE:

@@ -21,13 +21,13 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_dlcore_never_imports_streamlit_ui_or_pages() -> None:
-    offenders = {str(p.relative_to(ROOT)): _imports(p) & {"streamlit", "ui", "pages"}
+    offenders = {str(p.relative_to(ROOT)): _imports(p) & {"streamlit", "ui", "app_pages"}
                  for p in (ROOT / "dlcore").rglob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_ui_never_imports_pages() -> None:
-    offenders = [str(p) for p in (ROOT / "ui").rglob("*.py") if "pages" in _imports(p)]
+    offenders = [str(p) for p in (ROOT / "ui").rglob("*.py") if "app_pages" in _imports(p)]
     assert offenders == []
 
 
