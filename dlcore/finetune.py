@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 import keras
 
+from dlcore.checkpoint import saved_epoch
 from dlcore.data.dataset import Dataset
 from dlcore.errors import ModelError
 from dlcore.models import compile_model
@@ -282,8 +283,7 @@ class SecondPhase(keras.callbacks.Callback):
         self.unfrozen: list[str] | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        saved = read_json(self.backup_dir / "training_metadata.json", {}) or {}  # BackupAndRestore's record
-        if int(saved.get("epoch", 0) or 0) >= self.start:
+        if saved_epoch(self.backup_dir) >= self.start:
             self.switch()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:

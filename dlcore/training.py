@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from dlcore import device
+from dlcore.checkpoint import EpochCheckpoint
 from dlcore.data import load_dataset
 from dlcore.data.dataset import Dataset
 from dlcore.data.subset import limit_train
@@ -81,11 +82,21 @@ class JobMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class _EpochBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore saving once an epoch. Its batch hook then does nothing, so it is marked safe for
-    Keras' asynchronous batch dispatch; an unmarked batch hook makes every batch wait for the device."""
+class _EpochTensorBoard(keras.callbacks.TensorBoard):
+    """TensorBoard logs once an epoch. Keras' callback also runs a per-batch hook that writes batch
+    summaries, and that hook turns off Keras' asynchronous batch dispatch; with ``update_freq="epoch"``
+    nothing it does per batch is kept, so it is skipped here."""
 
     async_safe = True
+
+    def __init__(self, log_dir: str) -> None:
+        super().__init__(log_dir, write_graph=False, update_freq="epoch", profile_batch=0)
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self._global_train_batch += 1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        return None
 
 
 class _TerminateOnNaN(keras.callbacks.TerminateOnNaN):
@@ -96,10 +107,10 @@ class _TerminateOnNaN(keras.callbacks.TerminateOnNaN):
 
 def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[keras.callbacks.Callback]:
     cbs: list[keras.callbacks.Callback] = [
-        _EpochBackupAndRestore(str(folder / "backup"), double_checkpoint=True),
+        EpochCheckpoint(folder / "backup"),
         _TerminateOnNaN(),
         monitor,
-        keras.callbacks.TensorBoard(str(folder / "logs"), write_graph=False),
+        _EpochTensorBoard(str(folder / "logs")),
     ]
     if config.early_stopping > 0:
         cbs.append(keras.callbacks.EarlyStopping(patience=config.early_stopping, restore_best_weights=True))
