@@ -34,7 +34,7 @@ def plain(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", default=str(ROOT.parent.parent / "shared" / "datasets" / "diamonds.csv"))
+    parser.add_argument("file", nargs="?", default=str(ROOT.parent / "shared" / "datasets" / "diamonds.csv"))
     parser.add_argument("--target", default="price")
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
