@@ -1,10 +1,9 @@
 """Sequence models: ``rnn`` (stacked LSTM or GRU layers) and ``transformer`` (a small attention encoder).
 
-Both read a sequence of tokens: the words of a text (the ``text`` builder's vocabulary; padding is masked
-with an explicit mask, ``word_flags``),
-the steps of a ``sequence`` data set shaped ``(steps, features)``, or an image read row by row, each row a
-step (the transformer may take square patches instead). Then the dense layers of ``units`` and the task's
-output. Only Keras' own layers are used, so the models load with ``safe_mode=True`` and pass
+Both read a sequence of tokens: the words of a text (the ``text`` builder's vocabulary, padding masked by
+``word_flags``), the steps of a ``sequence`` data set shaped ``(steps, features)``, or an image read row by
+row, each row a step (the transformer may take square patches instead). Then the dense layers of ``units``
+and the task's output. Only Keras' own layers are used, so the models load with ``safe_mode=True`` and pass
 ``dlcore.safe_import`` without any class of this project.
 """
 from __future__ import annotations
@@ -70,7 +69,7 @@ def build_rnn(spec: ModelSpec, dataset: Dataset) -> keras.Model:
         inputs, ids, vocabulary = text_tokens(dataset)
         x, mask = embed_words(ids, vocabulary), word_flags(ids)
     else:
-        inputs = keras.layers.Input(shape=dataset.input_shape, name="input")
+        inputs = keras.Input(shape=dataset.input_shape, name="input")
         x = steps(inputs, dataset)
     cell = keras.layers.LSTM if spec.cell == "lstm" else keras.layers.GRU
     for i, units in enumerate(spec.seq_units):
@@ -90,7 +89,7 @@ def _text_positions(spec: ModelSpec, dataset: Dataset):
     words = embed_words(ids, vocabulary, width)
     # Positions from Keras' own layers: a frozen all-zero embedding of the ids is a (batch, steps, 1) zero
     # tensor that carries no padding mask, and EinsumDense turns it into its bias, one vector per step.
-    zeros = keras.layers.Embedding(vocabulary, 1, embeddings_initializer="zeros", trainable=False, name="steps")(ids)
+    zeros = keras.layers.Embedding(vocabulary, 1, embeddings_initializer="zeros", trainable=False, name="zeros")(ids)
     positions = keras.layers.EinsumDense("abc,cd->abd", output_shape=(TEXT_LENGTH, width), bias_axes="bd",
                                          bias_initializer=POSITIONS_INIT, name="positions")(zeros)
     return inputs, keras.layers.Add(name="words_and_positions")([words, positions]), word_flags(ids)
@@ -99,11 +98,12 @@ def _text_positions(spec: ModelSpec, dataset: Dataset):
 def _numeric_positions(spec: ModelSpec, dataset: Dataset):
     """Steps, rows or patches projected to the model width (one Dense shared by every token) plus a learned
     embedding of each position: one EinsumDense whose bias has a vector per position."""
-    inputs = keras.layers.Input(shape=dataset.input_shape, name="input")
-    tokens = patches(inputs, dataset, spec.patch) if dataset.modality == "image" and spec.patch else steps(inputs, dataset)
+    inputs = keras.Input(shape=dataset.input_shape, name="input")
+    image_patches = dataset.modality == "image" and spec.patch > 0
+    tokens = patches(inputs, dataset, spec.patch) if image_patches else steps(inputs, dataset)
     x = keras.layers.EinsumDense("abc,cd->abd", output_shape=(int(tokens.shape[1]), int(spec.seq_units[0])),
-                                 bias_axes="bd", bias_initializer=POSITIONS_INIT, kernel_regularizer=_regularizer(spec),
-                                 name="embed")(tokens)
+                                 bias_axes="bd", bias_initializer=POSITIONS_INIT,
+                                 kernel_regularizer=_regularizer(spec), name="embed")(tokens)
     return inputs, x, None
 
 
@@ -113,8 +113,9 @@ def encoder_block(x, width: int, spec: ModelSpec, name: str, mask=None):
     changes from the previous block."""
     if int(x.shape[-1]) != width:
         x = keras.layers.Dense(width, kernel_regularizer=_regularizer(spec), name=f"{name}_project")(x)
-    attended = keras.layers.MultiHeadAttention(spec.heads, max(1, width // spec.heads), dropout=spec.dropout,
-                                               kernel_regularizer=_regularizer(spec), name=f"{name}_attention")(x, x, value_mask=mask)
+    attention = keras.layers.MultiHeadAttention(spec.heads, max(1, width // spec.heads), dropout=spec.dropout,
+                                                kernel_regularizer=_regularizer(spec), name=f"{name}_attention")
+    attended = attention(x, x, value_mask=mask)
     x = keras.layers.Add(name=f"{name}_residual1")([x, attended])
     x = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(x)
     f = keras.layers.Dense(2 * width, activation=spec.activation, kernel_regularizer=_regularizer(spec),
@@ -129,7 +130,9 @@ def encoder_block(x, width: int, spec: ModelSpec, name: str, mask=None):
 @register("transformer")
 def build_transformer(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     """Token embedding plus learned positions, one encoder block per entry of ``seq_units`` (its width),
-    ``heads`` attention heads, the tokens averaged (padding left out), then the dense layers."""
+    ``heads`` attention heads, the tokens averaged (padding left out), then the dense layers. Dropout applies
+    to the attention weights and the feed-forward output, L1/L2 to every kernel; the blocks normalise their
+    layers themselves, so batch norm applies to the dense layers only."""
     check_input("transformer", spec, dataset)
     make = _text_positions if dataset.modality == "text" else _numeric_positions
     inputs, x, mask = make(spec, dataset)

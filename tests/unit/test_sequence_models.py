@@ -122,7 +122,8 @@ def test_the_bag_of_words_text_model_passes_the_safe_importer(data: dict, tmp_pa
     layers = {n["class_name"] for n in check_model_file(tmp_path / "text.keras")["config"]["config"]["layers"]}
     assert "Discretization" in layers and "NotEqual" not in layers
     again = keras.saving.load_model(tmp_path / "text.keras", safe_mode=True, compile=False)
-    np.testing.assert_allclose(again.predict(ds.x_val[:4], verbose=0), model.predict(ds.x_val[:4], verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(again.predict(ds.x_val[:4], verbose=0), model.predict(ds.x_val[:4], verbose=0),
+                               rtol=1e-5)
 
 
 @pytest.mark.parametrize("arch", SEQUENCE_ARCHS)
@@ -201,7 +202,8 @@ def test_cli_trains_an_rnn_on_digits(home: Path, capsys: pytest.CaptureFixture) 
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and result["epochs"] == 2 and result["metrics"]["val_accuracy"] > 0.3  # chance: 0.1
     meta = json.loads((home / "models" / result["model_id"] / "meta.json").read_text())
-    assert meta["arch"] == "rnn" and meta["config"]["model"]["cell"] == "gru" and meta["config"]["model"]["seq_units"] == [32]
+    spec = meta["config"]["model"]
+    assert (meta["arch"], spec["cell"], spec["seq_units"]) == ("rnn", "gru", [32])
     check_model_file(result["path"])
 
 
