@@ -1,12 +1,15 @@
 """Widgets that turn choices into dlcore configs."""
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dlcore.data import Dataset, list_builtin
 from dlcore.data.stored import DatasetStore
 from dlcore.errors import DlcoreError
-from dlcore.models import ACTIVATIONS, OPTIMIZERS, ModelSpec, TrainConfig, architectures_for
+from dlcore.models import (ACTIVATIONS, CELLS, OPTIMIZERS, ModelSpec, TrainConfig, architectures_for,
+                           default_architecture)
 from ui.cache import workspace
 
 
@@ -35,15 +38,52 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
     return values
 
 
+ARCH_HELP = ("mlp: dense layers; cnn: convolution blocks for images; text: averaged word embeddings; "
+             "rnn: LSTM or GRU layers over words, sequence steps or image rows; transformer: self-attention "
+             "over words, sequence steps, image rows or patches")
+
+
+def architecture_picker(dataset: Dataset) -> str:
+    """The architectures that fit the data set's modality, its usual one first chosen (outside the form, so the
+    form shows the settings of the architecture chosen)."""
+    archs = architectures_for(dataset.modality)
+    default = default_architecture(dataset.modality)
+    return st.selectbox("Architecture", archs, index=archs.index(default) if default in archs else 0,
+                        key=f"train_arch_{dataset.modality}", help=ARCH_HELP)
+
+
+def _layer_knobs(col: Any, arch: str, dataset: Dataset) -> dict[str, Any]:
+    """The layer widgets that apply to ``arch`` in the order data flows, as ModelSpec keywords (layer sizes still
+    as typed)."""
+    knobs: dict[str, Any] = {}
+    if arch == "cnn":
+        knobs["filters"] = col.text_input("Conv filters per block", "16,32")
+    elif arch == "rnn":
+        knobs["seq_units"] = col.text_input("Recurrent layer sizes", "64", help="units of each LSTM or GRU layer")
+        knobs["cell"] = col.selectbox("Recurrent cell", CELLS)
+        knobs["bidirectional"] = col.checkbox("Bidirectional", help="read each sequence both ways")
+    elif arch == "transformer":
+        knobs["seq_units"] = col.text_input("Encoder block widths", "64", help="one attention block per width")
+        knobs["heads"] = int(col.number_input("Attention heads", 1, 16, 4))
+        if dataset.modality == "image":
+            knobs["patch"] = int(col.number_input("Patch side (0: each row is a token)", 0, 64, 0))
+    knobs["units"] = col.text_input("Dense layer sizes", "64,32", help="comma-separated, e.g. 128,64")
+    return knobs
+
+
+def _spec(arch: str, knobs: dict[str, Any], **common: Any) -> ModelSpec:
+    names = {"units": "Dense layer sizes", "filters": "Conv filters",
+             "seq_units": "Recurrent layer sizes" if arch == "rnn" else "Encoder block widths"}
+    sizes = {k: _ints(v, names[k]) for k, v in knobs.items() if k in names}
+    return ModelSpec(arch=arch, **{**knobs, **sizes}, **common)
+
+
 def train_form(ref: str, dataset: Dataset, gpu: bool) -> TrainConfig | None:
     """The training settings; returns a config when Train is pressed and the settings are valid."""
-    archs = architectures_for(dataset.modality)
+    arch = architecture_picker(dataset)
     with st.form("train_form"):
         c1, c2, c3 = st.columns(3)
-        arch = c1.selectbox("Architecture", archs, index=len(archs) - 1 if dataset.modality == "image" else 0,
-                            help="cnn: convolution blocks for images; mlp: dense layers")
-        units = c1.text_input("Dense layer sizes", "64,32", help="comma-separated, e.g. 128,64")
-        filters = c1.text_input("Conv filters per block (cnn)", "16,32")
+        knobs = _layer_knobs(c1, arch, dataset)
         activation = c2.selectbox("Activation", ACTIVATIONS)
         dropout = c2.slider("Dropout", 0.0, 0.8, 0.0, 0.05)
         batch_norm = c2.checkbox("Batch normalization")
@@ -64,8 +104,8 @@ def train_form(ref: str, dataset: Dataset, gpu: bool) -> TrainConfig | None:
     if not submitted:
         return None
     try:
-        spec = ModelSpec(arch=arch, units=_ints(units, "Dense layer sizes"), filters=_ints(filters, "Conv filters"),
-                         activation=activation, dropout=float(dropout), batch_norm=batch_norm, l1=float(l1), l2=float(l2))
+        spec = _spec(arch, knobs, activation=activation, dropout=float(dropout), batch_norm=batch_norm,
+                     l1=float(l1), l2=float(l2))
         return TrainConfig(data=ref, model=spec, optimizer=optimizer, learning_rate=float(lr), epochs=int(epochs),
                            batch_size=int(batch_size), early_stopping=int(patience), validation_split=float(split),
                            seed=int(seed), name=name.strip(), mixed_precision=bool(mixed))

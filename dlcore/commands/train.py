@@ -9,7 +9,7 @@ from typing import Any
 
 from dlcore.cli import add_json_flag, emit
 from dlcore.errors import DlcoreError
-from dlcore.models.spec import ACTIVATIONS, OPTIMIZERS, ModelSpec, TrainConfig
+from dlcore.models.spec import ACTIVATIONS, CELLS, OPTIMIZERS, ModelSpec, TrainConfig
 
 
 # dense units and conv filters when not given: the generative models have their own proven sizes
@@ -43,7 +43,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model and store it")
     p.add_argument("--data", required=True, help="built-in data set name or a data file")
     p.add_argument("--target", default=None, help="target column (tables)")
-    p.add_argument("--arch", default="mlp", help="mlp or cnn (classifiers), vae or gan (generative models)")
+    p.add_argument("--arch", default="mlp", help="mlp, cnn, text, rnn or transformer (classifiers and regressors), "
+                   "vae or gan (generative models)")
     p.add_argument("--units", type=_ints, default=None, help="dense layer sizes, e.g. 64,32 (default: by --arch)")
     p.add_argument("--filters", type=_ints, default=None,
                    help="conv filters per block (cnn, vae, gan; default: by --arch); '' for a dense vae or gan")
@@ -52,6 +53,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-norm", action="store_true")
     p.add_argument("--l1", type=float, default=0.0)
     p.add_argument("--l2", type=float, default=0.0)
+    s = p.add_argument_group("sequence models (rnn, transformer): texts, sequences, images read by rows")
+    s.add_argument("--seq-units", type=_ints, default=(64,),
+                   help="rnn: units per recurrent layer; transformer: width per encoder block (default 64)")
+    s.add_argument("--cell", choices=CELLS, default="lstm", help="rnn: the recurrent cell")
+    s.add_argument("--bidirectional", action="store_true", help="rnn: read each sequence both ways")
+    s.add_argument("--heads", type=int, default=4, help="transformer: attention heads per block")
+    s.add_argument("--patch", type=int, default=0, help="transformer on images: patch side; 0: rows as tokens")
     g = p.add_argument_group("generative models (vae, gan)")
     g.add_argument("--latent-dim", type=int, default=0, help="latent size; 0: 8 for a vae, 32 for a gan")
     g.add_argument("--beta", type=float, default=0.5, help="vae: weight of the KL term (1: the plain VAE)")
@@ -73,7 +81,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     spec = ModelSpec(arch=args.arch, units=units, filters=filters, activation=args.activation,
                      dropout=args.dropout, batch_norm=args.batch_norm, l1=args.l1, l2=args.l2,
                      latent_dim=args.latent_dim, beta=args.beta, conditional=args.conditional,
-                     label_smoothing=args.label_smoothing)
+                     label_smoothing=args.label_smoothing, seq_units=args.seq_units, cell=args.cell,
+                     bidirectional=args.bidirectional, heads=args.heads, patch=args.patch)
     data = str(Path(args.data).resolve()) if Path(args.data).is_file() else args.data  # a job may resume elsewhere
     return TrainConfig(data=data, target=args.target, model=spec, optimizer=args.optimizer,
                        learning_rate=args.lr, batch_size=args.batch_size, epochs=args.epochs,

@@ -1,7 +1,8 @@
 """Model builders: ``build_model(spec, dataset)`` returns an uncompiled ``keras.Model``.
 
-Each architecture is one function registered in ``BUILDERS``; recurrent and attention models add theirs
-the same way. Outputs follow the task: softmax over classes, or one unit rescaled to the target's units.
+Each architecture is one function registered in ``BUILDERS``; the recurrent and attention models
+(``rnn``, ``transformer``) live in ``dlcore.models.sequence`` and register themselves the same way.
+Outputs follow the task: softmax over classes, or one unit rescaled to the target's units.
 """
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def output_head(x, dataset: Dataset):
     return keras.layers.Rescaling(scale=float(y.std() or 1.0), offset=float(y.mean()), dtype="float32", name="output")(x)
 
 
+def dense_head(x, spec: ModelSpec, dataset: Dataset, prefix: str = "block"):
+    """The dense layers of ``spec.units``, then the task's output layer."""
+    for i, units in enumerate(spec.units):
+        x = _dense_block(x, int(units), spec, f"{prefix}{i + 1}")
+    return output_head(x, dataset)
+
+
 @register("mlp")
 def build_mlp(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     """Dense layers over the flattened input."""
@@ -61,9 +69,7 @@ def build_mlp(spec: ModelSpec, dataset: Dataset) -> keras.Model:
         raise ModelError(f"an mlp needs numbers, and {dataset.name!r} holds texts; choose text")
     inputs = keras.Input(shape=dataset.input_shape, name="input")
     x = keras.layers.Flatten(name="flatten")(inputs) if len(dataset.input_shape) > 1 else inputs
-    for i, units in enumerate(spec.units):
-        x = _dense_block(x, int(units), spec, f"block{i + 1}")
-    return keras.Model(inputs, output_head(x, dataset), name="mlp")
+    return keras.Model(inputs, dense_head(x, spec, dataset), name="mlp")
 
 
 @register("cnn")
@@ -85,12 +91,32 @@ def build_cnn(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     x = keras.layers.Flatten(name="flatten")(x)
     if spec.dropout > 0:
         x = keras.layers.Dropout(spec.dropout, name="dropout")(x)
-    for i, units in enumerate(spec.units):
-        x = _dense_block(x, int(units), spec, f"dense{i + 1}")
-    return keras.Model(inputs, output_head(x, dataset), name="cnn")
+    return keras.Model(inputs, dense_head(x, spec, dataset, prefix="dense"), name="cnn")
 
 
 TEXT_TOKENS, TEXT_LENGTH, TEXT_EMBEDDING = 20_000, 200, 64
+
+
+def text_tokens(dataset: Dataset):
+    """A string input and its token ids ``(batch, TEXT_LENGTH)``, 0 for padding, with a vocabulary learnt from
+    the training texts; returns ``(inputs, ids, vocabulary size)``."""
+    vectorize = keras.layers.TextVectorization(max_tokens=TEXT_TOKENS, output_sequence_length=TEXT_LENGTH,
+                                               name="vectorize")
+    vectorize.adapt(np.asarray(dataset.x_train, dtype=str))
+    inputs = keras.Input(shape=(), dtype="string", name="input")
+    return inputs, vectorize(inputs), vectorize.vocabulary_size()
+
+
+def embed_words(ids, vocabulary: int, width: int = TEXT_EMBEDDING):
+    """Word embeddings of token ids (padding included: the layers that follow take ``word_flags`` as mask)."""
+    return keras.layers.Embedding(vocabulary, width, name="embedding")(ids)
+
+
+def word_flags(ids):
+    """1 for each word of a text, 0 for its padding: the mask that sequence layers and pooling are given.
+    Passed explicitly because Keras' implicit masks (``mask_zero``) write their ops (``NotEqual``) into the
+    saved model as graph nodes, which ``dlcore.safe_import`` refuses; this is a plain Keras layer."""
+    return keras.layers.Discretization(bin_boundaries=[1], name="words")(ids)
 
 
 @register("text")
@@ -99,16 +125,10 @@ def build_text(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     text (padding masked), then the dense layers. A bag-of-embeddings baseline, not a language model."""
     if dataset.modality != "text":
         raise ModelError(f"a text model needs texts, and {dataset.name!r} is {dataset.modality}; choose mlp")
-    vectorize = keras.layers.TextVectorization(max_tokens=TEXT_TOKENS, output_sequence_length=TEXT_LENGTH,
-                                               name="vectorize")
-    vectorize.adapt(np.asarray(dataset.x_train, dtype=str))
-    inputs = keras.Input(shape=(), dtype="string", name="input")
-    x = vectorize(inputs)
-    x = keras.layers.Embedding(vectorize.vocabulary_size(), TEXT_EMBEDDING, mask_zero=True, name="embedding")(x)
-    x = keras.layers.GlobalAveragePooling1D(name="average")(x)
-    for i, units in enumerate(spec.units):
-        x = _dense_block(x, int(units), spec, f"block{i + 1}")
-    return keras.Model(inputs, output_head(x, dataset), name="text")
+    inputs, ids, vocabulary = text_tokens(dataset)
+    x = embed_words(ids, vocabulary)
+    x = keras.layers.GlobalAveragePooling1D(name="average")(x, mask=word_flags(ids))
+    return keras.Model(inputs, dense_head(x, spec, dataset), name="text")
 
 
 def build_model(spec: ModelSpec, dataset: Dataset) -> keras.Model:
@@ -116,3 +136,6 @@ def build_model(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     if spec.arch not in BUILDERS:
         raise ModelError(f"unknown architecture {spec.arch!r}; choose one of {', '.join(BUILDERS)}")
     return BUILDERS[spec.arch](spec, dataset)
+
+
+from dlcore.models import sequence  # noqa: E402,F401  registers rnn and transformer (it imports this module)

@@ -10,11 +10,14 @@ ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 DISTRIBUTE = ("auto", "one", "mirrored", "multi-worker")
 GENERATIVE = ("vae", "gan")  # built by dlcore.generative, not by the classifier builders
+CELLS = ("lstm", "gru")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Architecture knobs. ``units`` are the dense layers; ``filters`` the conv blocks (cnn only)."""
+    """Architecture knobs. ``units`` are the dense layers; ``filters`` the conv blocks (cnn only);
+    ``seq_units`` the sequence layers: units of each recurrent layer (rnn) or the width of each encoder
+    block (transformer)."""
 
     arch: str = "mlp"
     units: tuple[int, ...] = (64, 32)
@@ -29,6 +32,11 @@ class ModelSpec:
     beta: float = 0.5  # vae: weight of the KL term (below 1: sharper on small grey images, see generative.vae)
     conditional: bool = False  # vae / gan: the class is given to the model
     label_smoothing: float = 0.1  # gan: the discriminator's target for real images is 1 - this
+    seq_units: tuple[int, ...] = (64,)  # rnn: units per recurrent layer; transformer: width per encoder block
+    cell: str = "lstm"  # rnn: lstm or gru
+    bidirectional: bool = False  # rnn: read the sequence both ways
+    heads: int = 4  # transformer: attention heads per block
+    patch: int = 0  # transformer on images: square patches of this side as tokens; 0: each row is a token
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -37,10 +45,14 @@ class ModelSpec:
             raise ModelError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.l1 < 0 or self.l2 < 0:
             raise ModelError("L1 and L2 penalties must be >= 0")
-        if any(int(u) < 1 for u in (*self.units, *self.filters)) or self.kernel_size < 1:
+        if any(int(u) < 1 for u in (*self.units, *self.filters, *self.seq_units)) or self.kernel_size < 1:
             raise ModelError("layer sizes and kernel size must be positive integers")
         if self.latent_dim < 0 or self.beta < 0 or not 0.0 <= self.label_smoothing < 0.5:
             raise ModelError("latent size and beta must be >= 0, label smoothing in [0, 0.5)")
+        if self.cell not in CELLS:
+            raise ModelError(f"unknown recurrent cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        if self.heads < 1 or self.patch < 0:
+            raise ModelError("attention heads must be at least 1 and the patch size >= 0 (0: rows as tokens)")
 
 
 HEAD_MODES = ("auto", "replace", "keep")

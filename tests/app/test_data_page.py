@@ -108,7 +108,8 @@ def test_kept_texts_are_offered_on_the_train_page_with_the_text_model(home: Path
     at.run()
     at.selectbox(key="train_ref").select("reviews").run()
     assert not at.exception
-    assert at.selectbox[1].label == "Architecture" and at.selectbox[1].options == ["text"]
+    box = at.selectbox[1]
+    assert box.label == "Architecture" and box.options == ["text", "rnn", "transformer"] and box.value == "text"
 
 
 def test_an_order_given_on_the_page_encodes_a_column_as_ordinal(page: AppTest) -> None:
