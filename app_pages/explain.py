@@ -10,9 +10,10 @@ from ui import explain as ux
 from ui.cache import store
 
 st.title("Explain")
-records = store().list()
+records = [r for r in store().list() if not r.generative]  # a VAE or GAN predicts nothing to explain
 if not records:
-    st.info("No models yet: train one on the Train page, then come back to see why it decides what it decides.")
+    st.info("No models that predict yet: train a classifier or regressor on the Train page, then come back to see "
+            "why it decides what it decides (VAEs and GANs are explored on the Generate page).")
     st.stop()
 ux.warm_up_shap()
 by_id = {r.model_id: r for r in records}

@@ -22,7 +22,7 @@ from dlcore.checkpoint import saved_epoch
 from dlcore.data.dataset import Dataset
 from dlcore.errors import ModelError
 from dlcore.models import compile_model
-from dlcore.models.spec import FineTuneSpec, ModelSpec, TrainConfig
+from dlcore.models.spec import GENERATIVE, FineTuneSpec, ModelSpec, TrainConfig
 from dlcore.workspace import read_json
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -195,6 +195,10 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
 
     base = load_base(spec.base, root)
     model = base.model
+    if base.meta.get("arch") in GENERATIVE or hasattr(model, "latent_dim"):
+        raise ModelError(f"{base.label} is a {str(base.meta.get('arch') or 'generative model').upper()}: it draws "
+                         "images and predicts no classes or values to adapt; choose a classifier or regressor as the "
+                         "base, or train a new VAE or GAN on the Generate page")
     if not getattr(model, "inputs", None) or len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(f"{base.label} is not a single-input, single-output functional model; only those "
                          "can be fine-tuned")

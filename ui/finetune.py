@@ -29,9 +29,9 @@ def base_picker() -> tuple[str | None, dict[str, Any]]:
                        f"validation accuracy {meta.get('metrics', {}).get('val_accuracy', float('nan')):.3f}.")
         return path, (bases[path]["meta"] if path else {})
     if source == "Stored model":
-        records = {r.model_id: r for r in store().list()}
+        records = {r.model_id: r for r in store().list() if not r.generative}  # a VAE or GAN has no head to adapt
         if not records:
-            st.info("No stored models yet: train one on the Train page, or upload one.")
+            st.info("No stored classifiers or regressors yet: train one on the Train page, or upload one.")
             return None, {}
         model_id = st.selectbox("Stored model", list(records), format_func=lambda i: f"{i} · {records[i].meta.get('name', '')}")
         return model_id, dict(records[model_id].meta)

@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
 
     store = ModelStore()
     record = store.get(args.model)
+    if record.generative:
+        raise ExplainError(f"model {args.model} is a {record.meta['arch'].upper()}: it draws images and makes no "
+                           "predictions to explain; give --model a classifier or regressor (`python -m dlcore models`), "
+                           f"or sample it with `python -m dlcore sample --model {args.model} --out FILE.png`")
     ds = model_dataset(record.meta)
     if not 0 <= args.index < ds.n_val:
         raise ExplainError(f"--index {args.index} is outside the validation split; choose 0 to {ds.n_val - 1}")

@@ -21,6 +21,9 @@ METHODS = ("shap", "lime")
 
 def _as_batch(model: Any, x: Any) -> np.ndarray:
     """``x`` as a float32 batch shaped like the model's input; one input gets a batch axis."""
+    if not hasattr(model, "input_shape"):
+        raise ExplainError(f"{getattr(model, 'name', 'this model')!r} makes no predictions to explain (a VAE or "
+                           "GAN draws images); pick a classifier or regressor (`python -m dlcore models` lists them)")
     shape = tuple(model.input_shape[1:])
     x = np.asarray(x, dtype=np.float32)
     if x.shape == shape:

@@ -77,3 +77,20 @@ def test_hostile_variants_of_a_generative_file_are_still_refused(files, tmp_path
     refused(rewrite(files["vae"], tmp_path / "stranger.keras", stranger), home,
             "'dlcore>Stranger' is not one of this app's own classes")
     refused(rewrite(files["vae"], tmp_path / "code.keras", code_in_activation), home, "names module 'os' outside Keras")
+
+
+def test_a_vae_is_not_explained_nor_fine_tuned_and_the_error_names_the_fix(files, home: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from dlcore.__main__ import main
+    from dlcore.errors import ExplainError
+    from dlcore.explain import explain
+
+    model_id = import_model(files["vae"], home).model_id
+    assert main(["explain", "--model", model_id]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "is a VAE: it draws images" in line and f"python -m dlcore sample --model {model_id}" in line
+    with pytest.raises(ExplainError, match="makes no predictions to explain"):
+        explain(ModelStore(home).load(model_id), np.zeros((1, 8, 8, 1), np.float32), "lime")
+    assert main(["finetune", "--base", model_id, "--data", "digits", "--epochs", "1"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "is a VAE: it draws images" in line and "choose a classifier or regressor as the base" in line
