@@ -28,7 +28,12 @@ except DlcoreError as exc:
     st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
-choice = c1.radio("Method", ["SHAP", "LIME", "Both"], index=2, horizontal=True, key="explain_method")
+if ds.modality == "text":
+    choice = "LIME"
+    c1.caption("**LIME** removes words and watches the output. SHAP is not offered for text models: their "
+               "inputs are words, not numbers to perturb.")
+else:
+    choice = c1.radio("Method", ["SHAP", "LIME", "Both"], index=2, horizontal=True, key="explain_method")
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
 stable = c3.checkbox("Stability check", value=True, key="explain_stable",
                      help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")

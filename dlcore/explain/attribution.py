@@ -36,6 +36,8 @@ class Attribution:
         local_fit: LIME: R² of the weighted ridge surrogate for each row's target class.
         local_pred: LIME: the surrogate's prediction at each row, for its target class.
         rules: LIME on tables: the condition each weight stands for (e.g. ``alcohol > 0.81``), per row.
+        texts: LIME on texts: the explained texts; their distinct words are the features, and ``inputs``
+            holds how often each word occurs in each text.
         notes: things the reader should know (a fallback taken, a sampled background).
     """
 
@@ -58,6 +60,7 @@ class Attribution:
     local_fit: np.ndarray | None = None
     local_pred: np.ndarray | None = None
     rules: tuple[tuple[str, ...], ...] = ()
+    texts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -51,6 +51,15 @@ def row_input(meta: Mapping[str, Any], values: Mapping[str, Any]) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape(1, -1)
 
 
+def text_input(meta: Mapping[str, Any], text: str) -> np.ndarray:
+    """One typed text as a text model's input: a ``(1,)`` array holding the string."""
+    if _preprocessing(meta).kind != "text":
+        raise ExplainError("this model does not take texts; type a row or upload an image instead")
+    if not str(text).strip():
+        raise ExplainError("the text is empty; type a few words to explain")
+    return np.asarray([str(text)], dtype=object)
+
+
 def image_input(meta: Mapping[str, Any], data: bytes, invert: bool = False) -> np.ndarray:
     """An uploaded image file (PNG, JPEG, ...) as a ``(1, height, width, channels)`` model input.
 
