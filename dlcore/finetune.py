@@ -104,10 +104,19 @@ def _kind(shape: tuple) -> str:
     return {3: "images", 1: "a table", 2: "sequences"}.get(len(shape), f"{len(shape)}-d arrays")
 
 
+def _takes_texts(model: Any) -> bool:
+    return str(getattr(model.inputs[0], "dtype", "")) == "string"
+
+
 def input_adapter(base: Base, dataset: Dataset) -> tuple[list[Callable[[Any], Any]], list[str]]:
     """Layers that turn the data's inputs into the base's, with notes; ``ModelError`` when they cannot fit."""
     want = tuple(base.model.inputs[0].shape[1:])
     have = dataset.input_shape
+    if _takes_texts(base.model) != (dataset.modality == "text"):
+        base_kind, data_kind = ("texts", _kind(have)) if _takes_texts(base.model) else (_kind(want), "texts")
+        raise ModelError(f"the base takes {base_kind} and {dataset.name!r} holds {data_kind}; a model that reads "
+                         f"words cannot learn from numbers, nor the other way round: choose a base trained on "
+                         f"{data_kind}, or train from scratch on the Train page")
     scale = base.meta.get("input_scale")
     steps: list[Callable[[Any], Any]] = []
     notes: list[str] = []
@@ -184,8 +193,13 @@ def _clone_onto(features: Any, inputs: Any, steps: list[Callable[[Any], Any]]) -
     structure = [inputs] if isinstance(features.input, (list, tuple)) else inputs
     clone = keras.models.clone_model(features, input_tensors=structure, call_function=call)
     for layer in clone.layers:
-        if layer.weights and not layer.name.startswith("adapt_"):
-            layer.set_weights(features.get_layer(layer.name).get_weights())
+        if layer.name.startswith("adapt_"):
+            continue
+        source = features.get_layer(layer.name)
+        if hasattr(source, "get_vocabulary"):  # a text model's lookup tables are state, not weights
+            layer.set_vocabulary(source.get_vocabulary())
+        if layer.weights:
+            layer.set_weights(source.get_weights())
     return clone.outputs[0], {layer.name for layer in clone.layers}
 
 
@@ -206,7 +220,7 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
     replace, why = head_decision(base, dataset, spec.head)
     cut = None if base.meta.get("headless") else _head_start(model)
     features = model if not replace or cut is None else keras.Model(model.inputs, model.layers[cut].input)
-    inputs = keras.Input(dataset.input_shape, name="input")
+    inputs = keras.Input(dataset.input_shape, dtype="string" if _takes_texts(model) else None, name="input")
     x, used = _clone_onto(features, inputs, steps)
     if replace:
         if len(x.shape) == 4:

@@ -1,6 +1,6 @@
 """Text models are explained with LIME's text explainer (words switched off, model called in large batches,
 seeded), drawn as word weights and the highlighted text, from Python and the command line; SHAP is refused
-in one line."""
+in one line; and a text model is fine-tuned only on texts."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlcore.errors import ExplainError
+from dlcore.errors import ExplainError, ModelError
 from tests.text_support import BAD, GOOD, train_text_model, write_reviews
 
 
@@ -103,3 +103,18 @@ def test_command_line_explains_a_text_row_and_refuses_shap_in_one_line(text_mode
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "SHAP is not offered for text models" in line and "--method lime" in line
 
+
+def test_a_text_base_fine_tunes_on_texts_only(text_model, monkeypatch) -> None:
+    from dlcore.data import load_dataset
+    from dlcore.finetune import build_plan
+    from dlcore.models.spec import FineTuneSpec
+
+    monkeypatch.setenv("DLCORE_HOME", str(text_model["home"]))
+    spec = FineTuneSpec(base=text_model["id"])
+    with pytest.raises(ModelError, match="the base takes texts and 'iris' holds a table; .* choose a base trained on a table"):
+        build_plan(spec, load_dataset("iris"))
+    reviews = load_dataset(str(write_reviews(text_model["home"] / "more.csv", n=60, seed=1)))
+    plan = build_plan(spec, reviews, text_model["home"])
+    assert plan.head == "kept"
+    texts = reviews.x_val[:8]  # the adapted model reads words with the base's own vocabulary
+    assert np.allclose(plan.model.predict_on_batch(texts), text_model["model"].predict_on_batch(texts), atol=1e-6)
