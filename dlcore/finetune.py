@@ -270,14 +270,20 @@ def finetune_model(config: TrainConfig, dataset: Dataset) -> Any:
     return plan.model
 
 
+def seeded_plan(config: TrainConfig, dataset: Dataset, root: str | os.PathLike[str] | None = None) -> Plan:
+    """The plan a fine-tuning job started from, rebuilt with the job's seed: its model is the base adapted
+    to ``dataset`` before any training (a replaced head has the same starting weights as in the job)."""
+    assert config.finetune is not None
+    keras.utils.set_random_seed(config.seed)
+    return build_plan(config.finetune, dataset, root)
+
+
 def evaluate_before_after(config: TrainConfig, model: Any, dataset: Dataset) -> dict[str, Any]:
     """The tuned model's evaluation, with ``before``: the adapted base as the job started (same seed, so the
     same new head) on the same validation split, and what was done to the base."""
     from dlcore.evaluation import evaluate
 
-    assert config.finetune is not None
-    keras.utils.set_random_seed(config.seed)
-    plan = build_plan(config.finetune, dataset)
+    plan = seeded_plan(config, dataset)
     store_id = None if ("/" in plan.base.ref or plan.base.ref.startswith("keras:")) else plan.base.ref
     return {**evaluate(model, dataset), "before": evaluate(plan.model, dataset),
             "finetune": {"base": config.finetune.base, "base_id": store_id, "base_label": plan.base.label,

@@ -1,7 +1,7 @@
 """The result object between explainers and figures: ``Attribution`` (frozen, NumPy arrays, no model)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,16 @@ class Attribution:
         pixels = int(np.prod(shape[:-1])) if len(shape) == 3 else -1
         if len(self.feature_names) not in (int(np.prod(shape)), pixels) or len(self.class_names) != self.n_outputs:
             raise ValueError("one feature name per input value (or pixel) and one class name per output are needed")
+
+    def row(self, i: int) -> "Attribution":
+        """Row ``i`` alone, as a one-row Attribution (the figures draw row 0)."""
+        pick = slice(int(i), int(i) + 1)
+        if not 0 <= int(i) < self.n_rows:
+            raise ExplainError(f"row {i} was not explained; there are {self.n_rows} row(s)")
+        arrays = {k: getattr(self, k)[pick] for k in ("values", "base_values", "inputs", "predictions", "targets")}
+        optional = {k: None if getattr(self, k) is None else getattr(self, k)[pick]
+                    for k in ("segments", "local_fit", "local_pred")}
+        return replace(self, **arrays, **optional, rules=self.rules[pick], texts=self.texts[pick])
 
     @property
     def n_rows(self) -> int:

@@ -52,6 +52,16 @@ def test_exports_carry_the_numbers() -> None:
     assert [t["feature"] for t in top] == [a.feature_names[j] for j in np.argsort(-np.abs(a.class_values()[0]))[:2]]
 
 
+def test_one_row_keeps_that_rows_numbers() -> None:
+    a = tabular_attr("lime")
+    one = a.row(4)
+    assert one.n_rows == 1 and np.array_equal(one.values[0], a.values[4]) and np.array_equal(one.inputs[0], a.inputs[4])
+    assert one.targets[0] == a.targets[4] and one.local_fit[0] == a.local_fit[4] and one.segments is None
+    assert one.top_features(0, 1) == a.top_features(4, 1)
+    with pytest.raises(ExplainError, match="row 6 was not explained"):
+        a.row(6)
+
+
 def test_mass_on_object_and_stability() -> None:
     mask = np.zeros((4, 4), dtype=bool)
     mask[:2, :2] = True
