@@ -74,8 +74,10 @@ def _typed_row(record: ModelRecord) -> np.ndarray:
     import pandas as pd
 
     start = pd.DataFrame([{f["name"]: f["default"] for f in fields}])
-    st.caption("Raw values, before preprocessing; they start at the training means.")
-    edited = st.data_editor(start, hide_index=True, key="explain_row")
+    st.caption("Raw values, before preprocessing: numbers start at the training means, categories at a value "
+               "the model knows.")
+    choices = {f["name"]: st.column_config.SelectboxColumn(options=f["options"]) for f in fields if f.get("options")}
+    edited = st.data_editor(start, hide_index=True, key="explain_row", column_config=choices)
     return row_input(record.meta, edited.iloc[0].to_dict())
 
 
