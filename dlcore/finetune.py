@@ -154,6 +154,28 @@ def _head_start(model: Any) -> int:
     return i
 
 
+def class_order(base: Base, dataset: Dataset) -> list[int] | None:
+    """For each of the data's classes, the base output that predicts it, when the base knows the same
+    classes in another order (class folders of an upload come sorted by name) and its head ends in a Dense
+    layer with one unit per class, whose units can be put in the data's order; else None."""
+    known = list(base.meta.get("class_names") or []) if base.meta.get("class_names_known", True) else []
+    wanted = list(dataset.class_names)
+    if dataset.task != "classification" or not known or known == wanted or sorted(known) != sorted(wanted) \
+            or len(set(wanted)) != len(wanted) or base.meta.get("headless"):
+        return None
+    layer = base.model.layers[_head_start(base.model)]
+    if not isinstance(layer, keras.layers.Dense) or int(layer.units) != len(wanted):
+        return None
+    return [known.index(c) for c in wanted]
+
+
+def _reorder_head(model: Any, order: list[int]) -> None:
+    """Put the units of the model's output Dense layer in ``order`` (softmax does not mind the order)."""
+    layer = model.layers[_head_start(model)]
+    kernel, *bias = layer.get_weights()
+    layer.set_weights([kernel[:, order], *(b[order] for b in bias)])
+
+
 def head_decision(base: Base, dataset: Dataset, mode: str) -> tuple[bool, str]:
     """Whether to replace the base's head, and why, in words."""
     if base.meta.get("headless"):
@@ -165,6 +187,9 @@ def head_decision(base: Base, dataset: Dataset, mode: str) -> tuple[bool, str]:
         why = f"the base does {task} and {dataset.name!r} is {dataset.task}"
     elif n_out != dataset.n_outputs:
         why = f"the base has {n_out} output(s) and {dataset.name!r} needs {dataset.n_outputs}"
+    elif mode != "replace" and class_order(base, dataset) is not None:
+        return False, (f"the head is kept, its outputs put in the data's order: the base knows the same classes "
+                       f"({', '.join(classes)}) in another order")
     elif dataset.task == "classification" and classes and classes != list(dataset.class_names):
         why = f"the classes differ: the base knows {', '.join(classes)}; the data has {', '.join(dataset.class_names)}"
     else:
@@ -229,6 +254,9 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
             x = keras.layers.Flatten(name="head_flatten")(x)
         x = output_head(x, dataset)
     adapted = keras.Model(inputs, x, name=f"finetuned_{model.name}")
+    order = None if replace else class_order(base, dataset)
+    if order is not None:
+        _reorder_head(adapted, order)
     new = [i for i, l in enumerate(adapted.layers) if l.name not in used and not l.name.startswith("adapt_")]
     head_start = new[0] if replace else _head_start(adapted)
     notes.insert(0, why)

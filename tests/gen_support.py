@@ -9,8 +9,9 @@ import pytest
 from dlcore.models.spec import ModelSpec, TrainConfig
 
 
-def write_digit_zip(path: Path, digits: tuple[int, ...] = (0, 1), per_class: int = 40) -> Path:
-    """A ZIP of 8x8 PNGs of the built-in digits, one folder per class, as a user would upload images."""
+def write_image_zip(path: Path, data: str = "digits", classes: tuple[int, ...] = (0, 1), per_class: int = 40) -> Path:
+    """A ZIP of PNGs of a built-in image data set's training images, one folder per class named after it,
+    as a user would upload images."""
     import io
     import zipfile
 
@@ -19,13 +20,13 @@ def write_digit_zip(path: Path, digits: tuple[int, ...] = (0, 1), per_class: int
 
     from dlcore.data import load_builtin
 
-    ds = load_builtin("digits")
+    ds = load_builtin(data)
     with zipfile.ZipFile(path, "w") as zf:
-        for d in digits:
-            for i, image in enumerate(ds.x_train[ds.y_train == d][:per_class]):
+        for k in classes:
+            for i, image in enumerate(ds.x_train[ds.y_train == k][:per_class]):
                 buffer = io.BytesIO()
                 Image.fromarray((image[..., 0] * 255).astype(np.uint8)).save(buffer, "PNG")
-                zf.writestr(f"digit_{d}/{i}.png", buffer.getvalue())
+                zf.writestr(f"{ds.class_names[k]}/{i}.png", buffer.getvalue())
     return path
 
 
