@@ -208,7 +208,7 @@ def lime_superpixels(attr: Any, row: int = 0, cls: int | None = None) -> go.Figu
 
 
 def _word_colour(weight: float, limit: float) -> str:
-    alpha = 0.85 * min(1.0, abs(weight) / limit)
+    alpha = 0.6 * min(1.0, abs(weight) / limit)  # light enough for the word to stay readable
     return f"rgba(214,39,61,{alpha:.3f})" if weight > 0 else f"rgba(31,119,212,{alpha:.3f})"
 
 
@@ -234,7 +234,7 @@ def text_highlight(attr: Any, row: int = 0, cls: int | None = None, width: int =
                                hovertemplate="%{customdata[0]}: %{customdata[1]:+.4g}<extra></extra>"))
     for word, x, y in zip(words, xs, ys):  # words match \w+, so annotation markup cannot appear in them
         fig.add_annotation(x=x, y=y, text=word, xanchor="left", showarrow=False, bgcolor=_word_colour(weights.get(word, 0.0), limit),
-                           font={"family": "monospace", "size": 15})
+                           font={"family": "monospace", "size": 15, "color": "#111111"})
     fig.update_xaxes(visible=False, range=[-1, width + 1])
     fig.update_yaxes(visible=False, range=[min(ys, default=0) - 0.7, 0.7])
     fig.update_layout(template=TEMPLATE, height=90 + 30 * (1 - min(ys, default=0)), margin={"t": 50, "b": 10},
