@@ -74,14 +74,19 @@ class Attribution:
             raise ValueError("one feature name per input value (or pixel) and one class name per output are needed")
 
     def row(self, i: int) -> "Attribution":
-        """Row ``i`` alone, as a one-row Attribution (the figures draw row 0)."""
+        """Row ``i`` alone, as a one-row Attribution (the figures draw row 0); a text keeps only its own words."""
         pick = slice(int(i), int(i) + 1)
         if not 0 <= int(i) < self.n_rows:
             raise ExplainError(f"row {i} was not explained; there are {self.n_rows} row(s)")
         arrays = {k: getattr(self, k)[pick] for k in ("values", "base_values", "inputs", "predictions", "targets")}
         optional = {k: None if getattr(self, k) is None else getattr(self, k)[pick]
                     for k in ("segments", "local_fit", "local_pred")}
-        return replace(self, **arrays, **optional, rules=self.rules[pick], texts=self.texts[pick])
+        one = replace(self, **arrays, **optional, rules=self.rules[pick], texts=self.texts[pick])
+        if not self.texts:
+            return one
+        words = np.flatnonzero(one.inputs[0] > 0)  # the other texts' words are not features of this one
+        return replace(one, values=one.values[:, words], inputs=one.inputs[:, words],
+                       feature_names=tuple(self.feature_names[j] for j in words))
 
     @property
     def n_rows(self) -> int:

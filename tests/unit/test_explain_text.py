@@ -50,6 +50,9 @@ def test_lime_weighs_each_word_and_the_verdict_words_weigh_most(text_model) -> N
         assert set(top) <= set(verdict), top  # the words that decide are the ones LIME weighs most
         assert all(f["value"] > 0 for f in attr.top_features(row, k=2))  # ... for the predicted class
     assert np.all(attr.values[0][attr.inputs[0] == 0] == 0)  # words a text lacks carry no weight
+    second = attr.row(1)  # one text alone has only its own words
+    assert second.feature_names == ("plot", "and", "a", "dull", "film", "boring") and second.texts == (texts[1],)
+    assert np.array_equal(second.flat()[0], attr.flat()[1][attr.inputs[1] > 0])
     assert 0 < attr.local_fit.min() <= attr.local_fit.max() <= 1
 
 
