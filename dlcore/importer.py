@@ -104,15 +104,23 @@ def describe(in_shape: tuple[int, ...], out_shape: tuple[int, ...], probabilitie
         task = "classification"
     modality = {3: "image", 1: "tabular", 2: "sequence"}.get(len(in_shape), "unknown")
     names = [str(c) for c in class_names] if class_names else ([str(i) for i in range(k)] if task == "classification" else [])
+    prep = image_preprocessing(in_shape) if modality == "image" else Preprocessing.identity()
     return {"task": task, "modality": modality, "input_shape": list(in_shape), "output_shape": list(out_shape),
             "class_names": names, "class_names_known": bool(class_names), "feature_names": [],
-            "preprocessing": Preprocessing.identity().to_dict()}
+            "preprocessing": prep.to_dict()}
+
+
+def image_preprocessing(shape: Sequence[int]) -> Any:
+    """How a picture becomes the input of an image model stored without its data: resized to its height and
+    width, grey or colour as its channels say, values in [0, 1] as in every data set here."""
+    from dlcore.data.preprocess import Preprocessing
+
+    return Preprocessing("image", {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]), "scale": 1.0})
 
 
 def generative_meta(model: Any, source: str, class_names: Sequence[str] | None = None) -> dict[str, Any] | None:
     """The store's metadata for one of the project's own VAEs or GANs (its input is its image shape), after
     it has drawn finite images of that shape; None for any other model."""
-    from dlcore.data.preprocess import Preprocessing
     from dlcore.generative import GenerativeModel
     from dlcore.generative.sampling import generate, reconstruct
 
@@ -133,7 +141,7 @@ def generative_meta(model: Any, source: str, class_names: Sequence[str] | None =
         raise ModelError(f"{len(class_names)} class names given, but the {kind} " + (
             f"is conditional on {model.n_classes} classes" if model.n_classes else "is not conditional; leave them out"))
     names = [str(c) for c in class_names] if class_names else [str(i) for i in range(model.n_classes)]
-    prep = Preprocessing("image", {"height": shape[0], "width": shape[1], "channels": shape[2], "scale": 1.0})
+    prep = image_preprocessing(shape)
     return {"arch": model.kind, "task": "generative", "modality": "image", "input_shape": list(shape),
             "output_shape": list(shape), "class_names": names, "class_names_known": bool(class_names),
             "feature_names": [], "latent_dim": int(model.latent_dim), "preprocessing": prep.to_dict()}

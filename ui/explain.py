@@ -13,7 +13,7 @@ import streamlit as st
 
 from dlcore import plots
 from dlcore.errors import DlcoreError
-from dlcore.explain.inputs import image_input, model_dataset, row_fields, row_input, text_input
+from dlcore.explain.inputs import check_fits, image_input, model_dataset, row_fields, row_input, text_input
 from dlcore.store import ModelRecord
 from ui.cache import model as load_model
 
@@ -43,8 +43,17 @@ def dataset_of(config_json: str) -> Any:
 
 
 def model_and_data(record: ModelRecord) -> tuple[Any, Any]:
-    """The stored model and its data set (both cached)."""
-    return load_model(record.model_id), dataset_of(json.dumps(record.meta.get("config") or {}, sort_keys=True))
+    """The stored model and its data set (both cached); a model imported without one is explained with a
+    data set the user picks, checked to fit it."""
+    config = dict(record.meta.get("config") or {})
+    if not config.get("data"):
+        from ui.widgets import dataset_picker
+
+        config = {"data": dataset_picker("explain_data", "Data set to explain it with (the model was imported "
+                                                         "without its training data)")}
+    ds = dataset_of(json.dumps(config, sort_keys=True))
+    check_fits(record.meta, ds)
+    return load_model(record.model_id), ds
 
 
 def pick_input(record: ModelRecord, ds: Any) -> tuple[np.ndarray, str, int | None]:

@@ -114,12 +114,30 @@ def image_input(meta: Mapping[str, Any], data: bytes, invert: bool = False) -> n
     return prep.transform(pixels / scale)
 
 
-def model_dataset(meta: Mapping[str, Any]) -> Any:
-    """The data set a stored model was trained on, split as it was (for inputs by index and background)."""
+def model_dataset(meta: Mapping[str, Any], data: str | None = None) -> Any:
+    """The data set a stored model was trained on, split as it was (for inputs by index and background);
+    for a model stored without one (an imported file), the data set ``data`` names, checked to fit it."""
     from dlcore.data import load_dataset
 
     config = meta.get("config") or {}
     if not config.get("data"):
-        raise ExplainError("this model has no training data recorded; upload an input instead of picking an index")
+        if not data:
+            raise ExplainError("this model was imported without its training data; name a data set shaped like "
+                               "its input to explain it with (--data NAME|FILE, or pick one on the Explain page)")
+        ds = load_dataset(str(data))
+        check_fits(meta, ds)
+        return ds
     return load_dataset(str(config["data"]), config.get("target"), float(config.get("validation_split", 0.2)),
                         int(config.get("seed", 0)))
+
+
+def check_fits(meta: Mapping[str, Any], ds: Any) -> None:
+    """Refuse a data set whose inputs or outputs do not match a stored model's, naming both."""
+    want = tuple(int(d) for d in meta.get("input_shape") or ())
+    if want and tuple(ds.input_shape) != want:
+        raise ExplainError(f"{ds.name!r} gives inputs shaped {tuple(ds.input_shape)} and the model takes {want}; "
+                           "choose a data set shaped like the model's input")
+    outputs = int(np.prod(meta["output_shape"])) if meta.get("output_shape") else 0
+    if outputs and outputs != ds.n_outputs:
+        raise ExplainError(f"the model has {outputs} output(s) and {ds.name!r} has {ds.n_outputs}; choose a data set "
+                           "with as many classes as the model has outputs")

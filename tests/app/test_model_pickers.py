@@ -2,9 +2,12 @@
 page and is offered neither for explanations nor as a fine-tuning base; a classifier is the other way round."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dlcore import jobs
@@ -58,3 +61,29 @@ def test_an_uploaded_vae_is_generated_from_and_never_offered_where_predictions_a
     assert not finetune.exception
     stored = next(b for b in finetune.selectbox if b.label == "Stored model")
     assert [o.split(" · ")[0] for o in stored.options] == [workspace["classifier"]]
+
+
+def test_a_classifier_imported_without_its_data_is_explained_with_a_data_set_picked(
+        home: Path, tmp_path: Path) -> None:
+    from dlcore.data import load_builtin
+    from dlcore.importer import import_model
+    from dlcore.models import build_model
+
+    path = tmp_path / "digits_cnn.keras"
+    build_model(ModelSpec(arch="cnn", filters=(4,), units=(8,)), load_builtin("digits")).save(path)
+    model_id = import_model(path, home).model_id
+    explain = _page("explain")
+    assert not explain.exception and not explain.error
+    assert explain.selectbox(key="explain_model").value == model_id
+    assert explain.selectbox(key="explain_data").value == "digits"
+    assert any(c.proto.spec and "SHAP (gradient)" in c.proto.spec for c in explain.get("plotly_chart"))
+    explain.radio(key="explain_source").set_value("Upload an image").run()
+    assert not explain.exception and any("Upload an image to explain" in i.value for i in explain.info)
+    picture = io.BytesIO()
+    Image.fromarray((load_builtin("digits").x_val[0, ..., 0] * 255).astype(np.uint8)).resize((32, 32)).save(picture, "PNG")
+    explain.file_uploader(key="explain_upload").set_value(("seven.png", picture.getvalue(), "image/png")).run()
+    assert not explain.exception and not explain.error  # a picture becomes an 8x8 grey input in [0, 1]
+    assert any(m.value.startswith("**uploaded seven.png**") for m in explain.markdown)
+    explain.selectbox(key="explain_data").set_value("iris").run()
+    assert not explain.exception
+    assert any("'iris' gives inputs shaped (4,) and the model takes (8, 8, 1)" in e.value for e in explain.error)

@@ -67,3 +67,21 @@ def test_people_get_a_table_and_errors_are_one_line(stored, in_home, capsys) -> 
     assert err.startswith("error:") and "choose 0 to 29" in err and len(err.splitlines()) == 1
     assert main(["explain", "--model", "nope", "--method", "shap"]) == 2
     assert "python -m dlcore models" in capsys.readouterr().err
+
+
+def test_an_imported_model_is_explained_with_the_data_set_named(stored, session_home, home, tmp_path, capsys) -> None:
+    from dlcore.importer import import_model
+    from dlcore.store import ModelStore
+
+    copy = tmp_path / "digits_cnn.keras"
+    copy.write_bytes(ModelStore(session_home).get(stored["digits"]).model_file.read_bytes())
+    model_id = import_model(copy, home).model_id  # a file: no training data recorded
+    assert main(["explain", "--model", model_id]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "imported without its training data" in line and "--data NAME|FILE" in line
+    assert main(["explain", "--model", model_id, "--data", "iris"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "'iris' gives inputs shaped (4,) and the model takes (8, 8, 1)" in line
+    out = _json(capsys, ["explain", "--model", model_id, "--data", "digits", "--method", "lime", "--samples", "300",
+                         "--index", "2", "--json"])
+    assert out["algorithm"] == "lime-image" and out["true"] in [str(d) for d in range(10)] and len(out["values"]) == 8
