@@ -200,7 +200,8 @@ def head_decision(base: Base, dataset: Dataset, mode: str) -> tuple[bool, str]:
         return True, "the head is replaced as asked" + (f" ({why})" if why else "")
     if why:
         return True, f"the head is replaced: {why}"
-    known = f" ({', '.join(classes)})" if classes else " (class names unknown: check they are in the same order)"
+    known = "" if dataset.task != "classification" else f" ({', '.join(classes)})" if classes else \
+        " (class names unknown: check they are in the same order)"
     return False, f"the head is kept: the base already predicts {n_out} output(s){known}"
 
 

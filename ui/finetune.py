@@ -168,11 +168,12 @@ def explanations_before_after(record: ModelRecord) -> None:
     row = int(c2.selectbox("Row shown", range(n), key="ft_xai_row"))
     cls = int(ds.y_val[row]) if ds.task == "classification" else 0
     agree = stability([attrs["before"].row(row), attrs["after"].row(row)], cls)
-    st.caption(f"Row {row}, explained for its true class {(ds.class_names or ('output',))[cls]}. Rank agreement of the "
-               f"two explanations: {agree:.2f} (1: the same ranking; lower: fine-tuning changed what the model looks at).")
+    what = f"its true class {ds.class_names[cls]}" if ds.class_names else "the model's output"
+    st.caption(f"Row {row}, explained for {what}. Rank agreement of the two explanations: {agree:.2f} (1: the same "
+               "ranking; lower: fine-tuning changed what the model looks at).")
     for column, label in zip(st.columns(2), ("before", "after")):
         with column:
             one = attrs[label].row(row)
             st.markdown(f"*{'Before (base)' if label == 'before' else 'After (fine-tuned)'}*: output "
-                        f"{one.predictions[0, cls]:.3f} for {(ds.class_names or ('output',))[cls]}")
+                        f"{one.predictions[0, cls]:.4g}" + (f" for {ds.class_names[cls]}" if ds.class_names else ""))
             ux.method_view(one, cls, f"ft_xai_{label}")

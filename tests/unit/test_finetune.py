@@ -70,6 +70,14 @@ def test_the_same_classes_in_another_order_keep_the_head_with_its_outputs_reorde
     assert build_plan(FineTuneSpec(base=ASSET, head="replace"), images).head == "replaced"
 
 
+def test_a_regression_base_keeps_its_head_without_talk_of_classes(tmp_path: Path) -> None:
+    diabetes = load_builtin("diabetes")
+    path = tmp_path / "regressor.keras"
+    build_model(ModelSpec(units=(8,)), diabetes).save(path)
+    plan = build_plan(FineTuneSpec(base=str(path)), diabetes)
+    assert plan.head == "kept" and plan.notes[0] == "the head is kept: the base already predicts 1 output(s)"
+
+
 def test_shapes_that_cannot_fit_say_why(home: Path) -> None:
     with pytest.raises(ModelError, match=r"takes inputs shaped \(28, 28, 1\) \(images\) and 'iris' gives \(4,\) "
                                          r"\(a table\); they cannot fit: choose a base trained on a table"):
