@@ -11,6 +11,7 @@ import pytest
 
 from dlcore.errors import ExplainError, ModelError
 from tests.text_support import BAD, GOOD, train_text_model, write_reviews
+from tests.unit.test_explain import CountingModel
 
 
 @pytest.fixture(scope="module")
@@ -23,23 +24,11 @@ def text_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"home": home, "path": path, "id": model_id, "model": ModelStore(home).load(model_id)}
 
 
-class _Spy:
-    """A text model stand-in that records the batch sizes it is called with."""
-
-    def __init__(self, model) -> None:
-        self.model, self.sizes = model, []
-        self.inputs, self.output_shape = model.inputs, model.output_shape
-
-    def predict_on_batch(self, x):
-        self.sizes.append(len(x))
-        return self.model.predict_on_batch(x)
-
-
 def test_lime_weighs_each_word_and_the_verdict_words_weigh_most(text_model) -> None:
     from dlcore.explain import explain
 
     texts = ["the plot was superb and lovely", "a dull film and a boring plot"]
-    spy = _Spy(text_model["model"])
+    spy = CountingModel(text_model["model"])
     attr = explain(spy, texts, "lime", seed=0, num_samples=1000, class_names=["down", "up"])
     assert attr.algorithm == "lime-text" and attr.texts == tuple(texts) and list(attr.targets) == [1, 0]
     assert attr.feature_names == ("the", "plot", "was", "superb", "and", "lovely", "a", "dull", "film", "boring")
