@@ -18,7 +18,7 @@ st.caption("Variational autoencoders and GANs learn to draw new images like thos
 with st.expander("Train a new generative model", expanded=not gen.generative_records()):
     c1, c2 = st.columns(2)
     with c1:
-        ref = dataset_picker("gen_ref")
+        ref = dataset_picker("gen_ref", modality="image")  # built-in or uploaded images
     arch = c2.radio("Model", ["vae", "gan"], horizontal=True, key="gen_arch",
                     format_func={"vae": "VAE (encoder + decoder)", "gan": "GAN (generator + discriminator)"}.get)
     ds = dataset(ref)
