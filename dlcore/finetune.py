@@ -219,10 +219,11 @@ def _clone_onto(features: Any, inputs: Any, steps: list[Callable[[Any], Any]]) -
     structure = [inputs] if isinstance(features.input, (list, tuple)) else inputs
     clone = keras.models.clone_model(features, input_tensors=structure, call_function=call)
     for layer in clone.layers:
-        if layer.name.startswith("adapt_"):
+        vocabulary = hasattr(layer, "set_vocabulary")  # a text model's lookup tables are state, not weights
+        if layer.name.startswith("adapt_") or not (layer.weights or vocabulary):
             continue
         source = features.get_layer(layer.name)
-        if hasattr(source, "get_vocabulary"):  # a text model's lookup tables are state, not weights
+        if vocabulary:
             layer.set_vocabulary(source.get_vocabulary())
         if layer.weights:
             layer.set_weights(source.get_weights())
