@@ -10,9 +10,10 @@ from ui import explain as ux
 from ui.cache import store
 
 st.title("Explain")
-records = store().list()
+records = [r for r in store().list() if not r.generative]  # a VAE or GAN predicts nothing to explain
 if not records:
-    st.info("No models yet: train one on the Train page, then come back to see why it decides what it decides.")
+    st.info("No models that predict yet: train a classifier or regressor on the Train page, then come back to see "
+            "why it decides what it decides (VAEs and GANs are explored on the Generate page).")
     st.stop()
 ux.warm_up_shap()
 by_id = {r.model_id: r for r in records}
@@ -27,7 +28,12 @@ except DlcoreError as exc:
     st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
-choice = c1.radio("Method", ["SHAP", "LIME", "Both"], index=2, horizontal=True, key="explain_method")
+if ds.modality == "text":
+    choice = "LIME"
+    c1.caption("**LIME** removes words and watches the output. SHAP is not offered for text models: their "
+               "inputs are words, not numbers to perturb.")
+else:
+    choice = c1.radio("Method", ["SHAP", "LIME", "Both"], index=2, horizontal=True, key="explain_method")
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
 stable = c3.checkbox("Stability check", value=True, key="explain_stable",
                      help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")

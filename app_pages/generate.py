@@ -18,7 +18,7 @@ st.caption("Variational autoencoders and GANs learn to draw new images like thos
 with st.expander("Train a new generative model", expanded=not gen.generative_records()):
     c1, c2 = st.columns(2)
     with c1:
-        ref = dataset_picker("gen_ref")
+        ref = dataset_picker("gen_ref", modality="image")  # built-in or uploaded images
     arch = c2.radio("Model", ["vae", "gan"], horizontal=True, key="gen_arch",
                     format_func={"vae": "VAE (encoder + decoder)", "gan": "GAN (generator + discriminator)"}.get)
     ds = dataset(ref)
@@ -46,8 +46,9 @@ except DlcoreError as exc:
     st.stop()
 data = gen.record_dataset(record)
 kind = "conditional " * bool(net.n_classes) + record.meta.get("arch", "").upper()
-st.caption(f"A {kind} with a {net.latent_dim}-number latent code for {'x'.join(map(str, net.image_shape))} images, "
-           f"trained on {(record.meta.get('dataset') or {}).get('name', '?')}.")
+origin = f"imported from `{record.meta['imported'].get('file')}`" if record.meta.get("imported") else \
+    f"trained on {(record.meta.get('dataset') or {}).get('name', '?')}"
+st.caption(f"A {kind} with a {net.latent_dim}-number latent code for {'x'.join(map(str, net.image_shape))} images, {origin}.")
 
 views = ["Samples", "Interpolation", "Latent traversal", "Quality"]
 if hasattr(net, "encoder") and data is not None:

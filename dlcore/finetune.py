@@ -22,7 +22,7 @@ from dlcore.checkpoint import saved_epoch
 from dlcore.data.dataset import Dataset
 from dlcore.errors import ModelError
 from dlcore.models import compile_model
-from dlcore.models.spec import FineTuneSpec, ModelSpec, TrainConfig
+from dlcore.models.spec import GENERATIVE, FineTuneSpec, ModelSpec, TrainConfig
 from dlcore.workspace import read_json
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -104,10 +104,19 @@ def _kind(shape: tuple) -> str:
     return {3: "images", 1: "a table", 2: "sequences"}.get(len(shape), f"{len(shape)}-d arrays")
 
 
+def _takes_texts(model: Any) -> bool:
+    return str(getattr(model.inputs[0], "dtype", "")) == "string"
+
+
 def input_adapter(base: Base, dataset: Dataset) -> tuple[list[Callable[[Any], Any]], list[str]]:
     """Layers that turn the data's inputs into the base's, with notes; ``ModelError`` when they cannot fit."""
     want = tuple(base.model.inputs[0].shape[1:])
     have = dataset.input_shape
+    if _takes_texts(base.model) != (dataset.modality == "text"):
+        base_kind, data_kind = ("texts", _kind(have)) if _takes_texts(base.model) else (_kind(want), "texts")
+        raise ModelError(f"the base takes {base_kind} and {dataset.name!r} holds {data_kind}; a model that reads "
+                         f"words cannot learn from numbers, nor the other way round: choose a base trained on "
+                         f"{data_kind}, or train from scratch on the Train page")
     scale = base.meta.get("input_scale")
     steps: list[Callable[[Any], Any]] = []
     notes: list[str] = []
@@ -145,6 +154,28 @@ def _head_start(model: Any) -> int:
     return i
 
 
+def class_order(base: Base, dataset: Dataset) -> list[int] | None:
+    """For each of the data's classes, the base output that predicts it, when the base knows the same
+    classes in another order (class folders of an upload come sorted by name) and its head ends in a Dense
+    layer with one unit per class, whose units can be put in the data's order; else None."""
+    known = list(base.meta.get("class_names") or []) if base.meta.get("class_names_known", True) else []
+    wanted = list(dataset.class_names)
+    if dataset.task != "classification" or not known or known == wanted or sorted(known) != sorted(wanted) \
+            or len(set(wanted)) != len(wanted) or base.meta.get("headless"):
+        return None
+    layer = base.model.layers[_head_start(base.model)]
+    if not isinstance(layer, keras.layers.Dense) or int(layer.units) != len(wanted):
+        return None
+    return [known.index(c) for c in wanted]
+
+
+def _reorder_head(model: Any, order: list[int]) -> None:
+    """Put the units of the model's output Dense layer in ``order`` (softmax does not mind the order)."""
+    layer = model.layers[_head_start(model)]
+    kernel, *bias = layer.get_weights()
+    layer.set_weights([kernel[:, order], *(b[order] for b in bias)])
+
+
 def head_decision(base: Base, dataset: Dataset, mode: str) -> tuple[bool, str]:
     """Whether to replace the base's head, and why, in words."""
     if base.meta.get("headless"):
@@ -156,6 +187,9 @@ def head_decision(base: Base, dataset: Dataset, mode: str) -> tuple[bool, str]:
         why = f"the base does {task} and {dataset.name!r} is {dataset.task}"
     elif n_out != dataset.n_outputs:
         why = f"the base has {n_out} output(s) and {dataset.name!r} needs {dataset.n_outputs}"
+    elif mode != "replace" and class_order(base, dataset) is not None:
+        return False, (f"the head is kept, its outputs put in the data's order: the base knows the same classes "
+                       f"({', '.join(classes)}) in another order")
     elif dataset.task == "classification" and classes and classes != list(dataset.class_names):
         why = f"the classes differ: the base knows {', '.join(classes)}; the data has {', '.join(dataset.class_names)}"
     else:
@@ -166,7 +200,8 @@ def head_decision(base: Base, dataset: Dataset, mode: str) -> tuple[bool, str]:
         return True, "the head is replaced as asked" + (f" ({why})" if why else "")
     if why:
         return True, f"the head is replaced: {why}"
-    known = f" ({', '.join(classes)})" if classes else " (class names unknown: check they are in the same order)"
+    known = "" if dataset.task != "classification" else f" ({', '.join(classes)})" if classes else \
+        " (class names unknown: check they are in the same order)"
     return False, f"the head is kept: the base already predicts {n_out} output(s){known}"
 
 
@@ -184,8 +219,14 @@ def _clone_onto(features: Any, inputs: Any, steps: list[Callable[[Any], Any]]) -
     structure = [inputs] if isinstance(features.input, (list, tuple)) else inputs
     clone = keras.models.clone_model(features, input_tensors=structure, call_function=call)
     for layer in clone.layers:
-        if layer.weights and not layer.name.startswith("adapt_"):
-            layer.set_weights(features.get_layer(layer.name).get_weights())
+        vocabulary = hasattr(layer, "set_vocabulary")  # a text model's lookup tables are state, not weights
+        if layer.name.startswith("adapt_") or not (layer.weights or vocabulary):
+            continue
+        source = features.get_layer(layer.name)
+        if vocabulary:
+            layer.set_vocabulary(source.get_vocabulary())
+        if layer.weights:
+            layer.set_weights(source.get_weights())
     return clone.outputs[0], {layer.name for layer in clone.layers}
 
 
@@ -195,6 +236,10 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
 
     base = load_base(spec.base, root)
     model = base.model
+    if base.meta.get("arch") in GENERATIVE or hasattr(model, "latent_dim"):
+        raise ModelError(f"{base.label} is a {str(base.meta.get('arch') or 'generative model').upper()}: it draws "
+                         "images and predicts no classes or values to adapt; choose a classifier or regressor as the "
+                         "base, or train a new VAE or GAN on the Generate page")
     if not getattr(model, "inputs", None) or len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(f"{base.label} is not a single-input, single-output functional model; only those "
                          "can be fine-tuned")
@@ -202,7 +247,7 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
     replace, why = head_decision(base, dataset, spec.head)
     cut = None if base.meta.get("headless") else _head_start(model)
     features = model if not replace or cut is None else keras.Model(model.inputs, model.layers[cut].input)
-    inputs = keras.Input(dataset.input_shape, name="input")
+    inputs = keras.Input(dataset.input_shape, dtype="string" if _takes_texts(model) else None, name="input")
     x, used = _clone_onto(features, inputs, steps)
     if replace:
         if len(x.shape) == 4:
@@ -211,6 +256,9 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
             x = keras.layers.Flatten(name="head_flatten")(x)
         x = output_head(x, dataset)
     adapted = keras.Model(inputs, x, name=f"finetuned_{model.name}")
+    order = None if replace else class_order(base, dataset)
+    if order is not None:
+        _reorder_head(adapted, order)
     new = [i for i, l in enumerate(adapted.layers) if l.name not in used and not l.name.startswith("adapt_")]
     head_start = new[0] if replace else _head_start(adapted)
     notes.insert(0, why)
@@ -252,14 +300,20 @@ def finetune_model(config: TrainConfig, dataset: Dataset) -> Any:
     return plan.model
 
 
+def seeded_plan(config: TrainConfig, dataset: Dataset, root: str | os.PathLike[str] | None = None) -> Plan:
+    """The plan a fine-tuning job started from, rebuilt with the job's seed: its model is the base adapted
+    to ``dataset`` before any training (a replaced head has the same starting weights as in the job)."""
+    assert config.finetune is not None
+    keras.utils.set_random_seed(config.seed)
+    return build_plan(config.finetune, dataset, root)
+
+
 def evaluate_before_after(config: TrainConfig, model: Any, dataset: Dataset) -> dict[str, Any]:
     """The tuned model's evaluation, with ``before``: the adapted base as the job started (same seed, so the
     same new head) on the same validation split, and what was done to the base."""
     from dlcore.evaluation import evaluate
 
-    assert config.finetune is not None
-    keras.utils.set_random_seed(config.seed)
-    plan = build_plan(config.finetune, dataset)
+    plan = seeded_plan(config, dataset)
     store_id = None if ("/" in plan.base.ref or plan.base.ref.startswith("keras:")) else plan.base.ref
     return {**evaluate(model, dataset), "before": evaluate(plan.model, dataset),
             "finetune": {"base": config.finetune.base, "base_id": store_id, "base_label": plan.base.label,

@@ -44,10 +44,14 @@ def load_checked(path: Path, source: str) -> Any:
     import dlcore.generative  # noqa: F401  the project's own registered classes
 
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
         raise ModelError(f"{source} passed the safety checks but Keras could not load it "
                          f"({type(exc).__name__}: {str(exc)[:200]}); re-save it with Keras 3") from exc
+    if not isinstance(model, keras.Model):
+        raise ModelError(f"{source} holds a {type(model).__name__}, not a model; save the whole model "
+                         "(`model.save('model.keras')`)")
+    return model
 
 
 def _input_shape(model: Any, config: dict[str, Any], source: str) -> tuple[int, ...]:
@@ -100,9 +104,47 @@ def describe(in_shape: tuple[int, ...], out_shape: tuple[int, ...], probabilitie
         task = "classification"
     modality = {3: "image", 1: "tabular", 2: "sequence"}.get(len(in_shape), "unknown")
     names = [str(c) for c in class_names] if class_names else ([str(i) for i in range(k)] if task == "classification" else [])
+    prep = image_preprocessing(in_shape) if modality == "image" else Preprocessing.identity()
     return {"task": task, "modality": modality, "input_shape": list(in_shape), "output_shape": list(out_shape),
             "class_names": names, "class_names_known": bool(class_names), "feature_names": [],
-            "preprocessing": Preprocessing.identity().to_dict()}
+            "preprocessing": prep.to_dict()}
+
+
+def image_preprocessing(shape: Sequence[int]) -> Any:
+    """How a picture becomes the input of an image model stored without its data: resized to its height and
+    width, grey or colour as its channels say, values in [0, 1] as in every data set here."""
+    from dlcore.data.preprocess import Preprocessing
+
+    return Preprocessing("image", {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]), "scale": 1.0})
+
+
+def generative_meta(model: Any, source: str, class_names: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """The store's metadata for one of the project's own VAEs or GANs (its input is its image shape), after
+    it has drawn finite images of that shape; None for any other model."""
+    from dlcore.generative import GenerativeModel
+    from dlcore.generative.sampling import generate, reconstruct
+
+    if not isinstance(model, GenerativeModel):
+        return None
+    shape, kind = tuple(model.image_shape), model.kind.upper()
+    try:
+        images, _ = generate(model, 2, seed=0)
+        if hasattr(model, "encoder"):
+            images = np.concatenate([images, reconstruct(model, np.zeros((2, *shape), np.float32))])
+    except Exception as exc:
+        raise ModelError(f"{source}: the {kind} fails to draw images ({type(exc).__name__}: {str(exc)[:160]}); "
+                         "re-save it with this version of the app") from exc
+    if len(shape) != 3 or images.shape[1:] != shape or not np.isfinite(images).all():
+        raise ModelError(f"{source}: the {kind} declares images {shape} but draws {images.shape[1:]}"
+                         + ("" if np.isfinite(images).all() else " with NaN or infinite values"))
+    if class_names and len(class_names) != model.n_classes:
+        raise ModelError(f"{len(class_names)} class names given, but the {kind} " + (
+            f"is conditional on {model.n_classes} classes" if model.n_classes else "is not conditional; leave them out"))
+    names = [str(c) for c in class_names] if class_names else [str(i) for i in range(model.n_classes)]
+    prep = image_preprocessing(shape)
+    return {"arch": model.kind, "task": "generative", "modality": "image", "input_shape": list(shape),
+            "output_shape": list(shape), "class_names": names, "class_names_known": bool(class_names),
+            "feature_names": [], "latent_dim": int(model.latent_dim), "preprocessing": prep.to_dict()}
 
 
 def import_model(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, name: str = "",
@@ -120,9 +162,10 @@ def import_model(path: str | os.PathLike[str], root: str | os.PathLike[str] | No
         digest = hashlib.sha256(copy.read_bytes()).hexdigest()
         size = copy.stat().st_size
         model = load_checked(copy, source)
-    in_shape, out_shape, probabilities = check_shapes(model, info["config"], source)
-    meta = {"name": name or Path(source).stem, "arch": "imported", "dataset": None,
-            **describe(in_shape, out_shape, probabilities, class_names),
+    described = generative_meta(model, source, class_names)
+    if described is None:
+        described = describe(*check_shapes(model, info["config"], source), class_names)
+    meta = {"name": name or Path(source).stem, "arch": "imported", "dataset": None, **described,
             "imported": {"file": source, "sha256": digest, "bytes": size,
                          "keras_version": str(info["metadata"].get("keras_version", "")),
                          "model_class": str(info["config"].get("class_name"))},

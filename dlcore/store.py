@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from dlcore import __version__
 from dlcore.errors import ModelError
+from dlcore.models.spec import GENERATIVE
 from dlcore.workspace import atomic_replace_file, atomic_write_json, home, new_id, read_json
 
 MODEL_FILE = "model.keras"
@@ -34,6 +35,11 @@ class ModelRecord:
     @property
     def model_file(self) -> Path:
         return self.path / MODEL_FILE
+
+    @property
+    def generative(self) -> bool:
+        """Whether this is a VAE or GAN: it draws images and makes no predictions to explain or fine-tune."""
+        return self.meta.get("arch") in GENERATIVE
 
 
 def library_versions() -> dict[str, str]:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dlcore import plots
 from dlcore.errors import DlcoreError
-from dlcore.explain.inputs import image_input, model_dataset, row_fields, row_input
+from dlcore.explain.inputs import check_fits, image_input, model_dataset, row_fields, row_input, text_input
 from dlcore.store import ModelRecord
 from ui.cache import model as load_model
 
@@ -43,19 +43,31 @@ def dataset_of(config_json: str) -> Any:
 
 
 def model_and_data(record: ModelRecord) -> tuple[Any, Any]:
-    """The stored model and its data set (both cached)."""
-    return load_model(record.model_id), dataset_of(json.dumps(record.meta.get("config") or {}, sort_keys=True))
+    """The stored model and its data set (both cached); a model imported without one is explained with a
+    data set the user picks, checked to fit it."""
+    config = dict(record.meta.get("config") or {})
+    if not config.get("data"):
+        from ui.widgets import dataset_picker
+
+        config = {"data": dataset_picker("explain_data", "Data set to explain it with (the model was imported "
+                                                         "without its training data)")}
+    ds = dataset_of(json.dumps(config, sort_keys=True))
+    check_fits(record.meta, ds)
+    return load_model(record.model_id), ds
 
 
 def pick_input(record: ModelRecord, ds: Any) -> tuple[np.ndarray, str, int | None]:
     """The input to explain as ``(1, *input_shape)``, a label, and its validation index (None for the user's)."""
     image = ds.modality == "image"
-    sources = ["Validation row", "Upload an image" if image else "Type a row"]
+    sources = ["Validation row", "Upload an image" if image else "Type a text" if ds.modality == "text" else "Type a row"]
     source = st.radio("Input", sources, horizontal=True, key="explain_source")
     if source == "Validation row":
         index = int(st.number_input(f"Row of the validation split (0 to {ds.n_val - 1})", 0, ds.n_val - 1, 0, key="explain_index"))
         truth = ds.class_names[int(ds.y_val[index])] if ds.class_names else f"{float(ds.y_val[index]):.4g}"
         return ds.x_val[index:index + 1], f"validation row {index} (true: {truth})", index
+    if source == "Type a text":
+        text = st.text_area("Text", str(ds.x_val[0]), key="explain_text")
+        return text_input(record.meta, text), "typed text", None
     if image:
         upload = st.file_uploader("Image (PNG or JPEG, under 5 MB)", type=["png", "jpg", "jpeg", "bmp"], key="explain_upload")
         invert = st.checkbox("Dark drawing on a light background (invert)", key="explain_invert")
@@ -71,13 +83,17 @@ def _typed_row(record: ModelRecord) -> np.ndarray:
     import pandas as pd
 
     start = pd.DataFrame([{f["name"]: f["default"] for f in fields}])
-    st.caption("Raw values, before preprocessing; they start at the training means.")
-    edited = st.data_editor(start, hide_index=True, key="explain_row")
+    st.caption("Raw values, before preprocessing: numbers start at the training means, categories at a value "
+               "the model knows.")
+    choices = {f["name"]: st.column_config.SelectboxColumn(options=f["options"]) for f in fields if f.get("options")}
+    edited = st.data_editor(start, hide_index=True, key="explain_row", column_config=choices)
     return row_input(record.meta, edited.iloc[0].to_dict())
 
 
 def input_key(x: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
+    """A short digest of an input (texts by their characters: an object array's bytes are pointers)."""
+    data = json.dumps([str(t) for t in x.ravel()]).encode() if x.dtype == object else np.ascontiguousarray(x).tobytes()
+    return hashlib.sha1(data).hexdigest()[:16]
 
 
 def explanation(key: tuple, plan_text: str, cost: int, compute: Callable[[Callable[[float, str], None]], Any],
@@ -167,7 +183,10 @@ def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, metho
 def method_view(attr: Any, cls: int, key: str) -> None:
     """The figures of one explanation of one input, for class ``cls``."""
     name = f"{attr.method}_{attr.algorithm}_class{cls}"
-    if attr.is_image and attr.method == "shap":
+    if attr.texts:
+        figure(plots.text_highlight(attr, 0, cls), attr, cls, f"{name}_text", f"{key}_text")
+        figure(plots.lime_weights(attr, 0, cls), attr, cls, f"{name}_weights", f"{key}_weights")
+    elif attr.is_image and attr.method == "shap":
         figure(plots.image_attribution(attr, 0, cls), attr, cls, name, f"{key}_map")
     elif attr.is_image:
         figure(plots.lime_superpixels(attr, 0, cls), attr, cls, name, f"{key}_superpixels")
@@ -177,7 +196,7 @@ def method_view(attr: Any, cls: int, key: str) -> None:
     else:
         figure(plots.lime_weights(attr, 0, cls), attr, cls, name, f"{key}_weights")
     notes = "".join(f" {n}." for n in attr.notes)
-    units = "" if attr.is_image else " Feature values are model inputs (after the model's preprocessing)."
+    units = "" if attr.is_image or attr.texts else " Feature values are model inputs (after the model's preprocessing)."
     st.caption(f"{attr.algorithm}, {attr.seconds:.2f} s, {attr.model_rows:,} model evaluations, seed {attr.seed}.{notes}{units}")
 
 

@@ -8,10 +8,11 @@ import streamlit as st
 
 from dlcore import backbones, plots
 from dlcore.errors import DlcoreError
-from dlcore.finetune import Plan, build_plan, finetune_config, layer_table, shipped_bases
+from dlcore.finetune import Plan, build_plan, finetune_config, layer_table, seeded_plan, shipped_bases
 from dlcore.models.spec import TrainConfig
 from dlcore.store import ModelRecord
-from ui.cache import dataset, store, workspace
+from ui import explain as ux
+from ui.cache import dataset, model, store, workspace
 from ui.imports import import_widget
 
 SOURCES = ("Shipped base", "Stored model", "Upload a .keras file", "Keras backbone")
@@ -29,9 +30,9 @@ def base_picker() -> tuple[str | None, dict[str, Any]]:
                        f"validation accuracy {meta.get('metrics', {}).get('val_accuracy', float('nan')):.3f}.")
         return path, (bases[path]["meta"] if path else {})
     if source == "Stored model":
-        records = {r.model_id: r for r in store().list()}
+        records = {r.model_id: r for r in store().list() if not r.generative}  # a VAE or GAN has no head to adapt
         if not records:
-            st.info("No stored models yet: train one on the Train page, or upload one.")
+            st.info("No stored classifiers or regressors yet: train one on the Train page, or upload one.")
             return None, {}
         model_id = st.selectbox("Stored model", list(records), format_func=lambda i: f"{i} · {records[i].meta.get('name', '')}")
         return model_id, dict(records[model_id].meta)
@@ -126,3 +127,53 @@ def before_after_view(record: ModelRecord) -> None:
             fig = plots.predicted_vs_true(report["y_true"], report["y_pred"])
         fig.update_layout(title=f"{label}: {fig.layout.title.text}")
         col.plotly_chart(fig, key=f"ba_{label}_{record.model_id}")
+    if record.meta.get("config"):
+        explanations_before_after(record)
+
+
+@st.cache_resource(show_spinner="Rebuilding the base as the job started...", max_entries=4)
+def _base_as_started(model_id: str, created: str, root: str) -> Any:
+    config = TrainConfig.from_dict(store().get(model_id).meta["config"])
+    return seeded_plan(config, dataset(config.data, config.target, config.validation_split, config.seed), root).model
+
+
+def explanations_before_after(record: ModelRecord) -> None:
+    """The same validation inputs explained for the base as the job started and for the tuned model, with
+    the same method, seed and background; one chosen row's figures side by side."""
+    from dlcore.explain import estimate, explain
+    from dlcore.explain.trust import stability
+
+    config = TrainConfig.from_dict(record.meta["config"])
+    ds = dataset(config.data, config.target, config.validation_split, config.seed)
+    method = "lime" if ds.modality == "text" else "shap"
+    st.markdown(f"**Explanations before and after** ({method.upper()}, the same seed and background for both)")
+    c1, c2, c3 = st.columns(3)
+    n = int(c1.number_input("Validation rows explained", 1, min(10, ds.n_val), min(3, ds.n_val), key="ft_xai_rows"))
+    seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="ft_xai_seed"))
+    try:
+        nets = {"before": _base_as_started(record.model_id, str(record.meta.get("created")), str(workspace())),
+                "after": model(record.model_id)}
+    except DlcoreError as exc:
+        st.info(f"The base cannot be rebuilt to explain it ({exc}).")
+        return
+    x, options = ds.x_val[:n], {"target": "all", "feature_names": ds.feature_names, "class_names": ds.class_names or None}
+    attrs = {}
+    for label, net in nets.items():
+        plan = estimate(net, x, method, ds.x_train, **options)
+        attrs[label] = ux.explanation((record.model_id, record.meta.get("created"), "finetune", label, n, seed), plan.describe(),
+                                      plan.model_rows, lambda progress, net=net: explain(net, x, method, ds.x_train, seed=seed,
+                                                                                         progress=progress, **options), f"ft_run_{label}")
+    if any(a is None for a in attrs.values()):
+        return
+    row = int(c2.selectbox("Row shown", range(n), key="ft_xai_row"))
+    cls = int(ds.y_val[row]) if ds.task == "classification" else 0
+    agree = stability([attrs["before"].row(row), attrs["after"].row(row)], cls)
+    what = f"its true class {ds.class_names[cls]}" if ds.class_names else "the model's output"
+    st.caption(f"Row {row}, explained for {what}. Rank agreement of the two explanations: {agree:.2f} (1: the same "
+               "ranking; lower: fine-tuning changed what the model looks at).")
+    for column, label in zip(st.columns(2), ("before", "after")):
+        with column:
+            one = attrs[label].row(row)
+            st.markdown(f"*{'Before (base)' if label == 'before' else 'After (fine-tuned)'}*: output "
+                        f"{one.predictions[0, cls]:.4g}" + (f" for {ds.class_names[cls]}" if ds.class_names else ""))
+            ux.method_view(one, cls, f"ft_xai_{label}")

@@ -23,7 +23,7 @@ TRAVERSE_DIMS = 6
 
 def generative_records() -> list[ModelRecord]:
     """Stored VAEs and GANs, newest first."""
-    return [r for r in store().list() if r.meta.get("arch") in DEFAULTS]
+    return [r for r in store().list() if r.generative]
 
 
 def record_dataset(record: ModelRecord) -> Dataset | None:

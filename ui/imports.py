@@ -32,8 +32,10 @@ def import_widget(key: str) -> str | None:
             try:
                 with st.spinner("Checking and importing..."):
                     record = import_bytes(upload.getvalue(), upload.name, workspace(), class_names=names)
+                what = f"{record.meta['arch']}, draw from it on the Generate page" if record.generative \
+                    else record.meta["task"]
                 done[token] = (record.model_id, f"imported {record.meta['name']!r} as model `{record.model_id}` "
-                               f"({record.meta['task']}, input {tuple(record.meta['input_shape'])})")
+                               f"({what}; input {tuple(record.meta['input_shape'])})")
             except DlcoreError as exc:
                 done[token] = (None, str(exc))
     model_id, message = done[token]

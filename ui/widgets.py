@@ -13,14 +13,17 @@ from dlcore.models import (ACTIVATIONS, CELLS, OPTIMIZERS, ModelSpec, TrainConfi
 from ui.cache import workspace
 
 
-def data_choices() -> list[str]:
-    """Every data set the user can pick: the built-in ones, then the uploads kept in the workspace."""
-    return [info.name for info in list_builtin()] + DatasetStore(workspace()).names()
+def data_choices(modality: str | None = None) -> list[str]:
+    """Every data set the user can pick (of ``modality`` only, if given): the built-in ones, then the uploads
+    kept in the workspace."""
+    kept = [(d.name, (d.meta.get("summary") or {}).get("modality")) for d in DatasetStore(workspace()).list()]
+    every = [(info.name, info.modality) for info in list_builtin()] + kept
+    return [name for name, kind in every if modality is None or kind == modality]
 
 
-def dataset_picker(key: str, label: str = "Data set") -> str:
-    """A select box of data sets; remembers the last choice across pages."""
-    choices = data_choices()
+def dataset_picker(key: str, label: str = "Data set", modality: str | None = None) -> str:
+    """A select box of data sets (of ``modality`` only, if given); remembers the last choice across pages."""
+    choices = data_choices(modality)
     remembered = st.session_state.get("last_dataset", choices[0])
     index = choices.index(remembered) if remembered in choices else 0
     ref = st.selectbox(label, choices, index=index, key=key)

@@ -15,6 +15,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model id (see `python -m dlcore models`)")
     p.add_argument("--method", choices=("shap", "lime"), default="shap")
     p.add_argument("--index", type=int, default=0, help="row of the model's validation split")
+    p.add_argument("--data", default=None,
+                   help="a model imported without its training data: the data set (name or file) to explain it with")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
     p.add_argument("--algorithm", default="auto", help="SHAP: auto, exact, permutation, partition, gradient, deep")
@@ -49,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
 
     store = ModelStore()
     record = store.get(args.model)
-    ds = model_dataset(record.meta)
+    if record.generative:
+        raise ExplainError(f"model {args.model} is a {record.meta['arch'].upper()}: it draws images and makes no "
+                           "predictions to explain; give --model a classifier or regressor (`python -m dlcore models`), "
+                           f"or sample it with `python -m dlcore sample --model {args.model} --out FILE.png`")
+    ds = model_dataset(record.meta, args.data)
     if not 0 <= args.index < ds.n_val:
         raise ExplainError(f"--index {args.index} is outside the validation split; choose 0 to {ds.n_val - 1}")
     model = store.load(args.model)

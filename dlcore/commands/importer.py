@@ -21,9 +21,9 @@ def run(args: argparse.Namespace) -> int:
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     record = import_model(args.file, name=args.name, class_names=classes or None)
     meta = record.meta
-    result = {"model_id": record.model_id, "path": str(record.model_file), "name": meta["name"],
+    result = {"model_id": record.model_id, "path": str(record.model_file), "name": meta["name"], "arch": meta["arch"],
               "task": meta["task"], "input_shape": meta["input_shape"], "output_shape": meta["output_shape"],
               "class_names": meta["class_names"], "params": meta["params"], "sha256": meta["imported"]["sha256"]}
-    emit(args, result, lambda r: (f"imported {r['name']!r} as model {r['model_id']} ({r['task']}, input "
+    emit(args, result, lambda r: (f"imported {r['name']!r} as model {r['model_id']} ({r['arch']}, {r['task']}, input "
                                   f"{tuple(r['input_shape'])}, output {tuple(r['output_shape'])}, {r['params']:,} parameters)"))
     return 0

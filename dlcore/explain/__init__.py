@@ -3,7 +3,7 @@
 ``x`` and ``background`` are model inputs (after preprocessing), batch first; one input without the
 batch axis is accepted too. Tables (``(n, features)``) get shap's Exact explainer up to 15 features and
 the Permutation explainer above; images get ``GradientExplainer``. LIME uses the lime library with a
-fast ``predict_fn``. Importing this package imports neither TensorFlow nor shap nor lime.
+fast ``predict_fn``; text models (strings in) get LIME only, each text's words being its features. Importing this package imports neither TensorFlow nor shap nor lime.
 """
 from __future__ import annotations
 
@@ -14,13 +14,25 @@ import numpy as np
 
 from dlcore.errors import ExplainError
 from dlcore.explain.attribution import Attribution
-from dlcore.explain.plan import DEFAULTS, BatchedPredict, Plan, Progress, make_plan, summarize_background
+from dlcore.explain.plan import (
+    DEFAULTS,
+    BatchedPredict,
+    Plan,
+    Progress,
+    is_text_model,
+    make_plan,
+    summarize_background,
+    text_plan,
+)
 
 METHODS = ("shap", "lime")
 
 
 def _as_batch(model: Any, x: Any) -> np.ndarray:
     """``x`` as a float32 batch shaped like the model's input; one input gets a batch axis."""
+    if not hasattr(model, "input_shape"):
+        raise ExplainError(f"{getattr(model, 'name', 'this model')!r} makes no predictions to explain (a VAE or "
+                           "GAN draws images); pick a classifier or regressor (`python -m dlcore models` lists them)")
     shape = tuple(model.input_shape[1:])
     x = np.asarray(x, dtype=np.float32)
     if x.shape == shape:
@@ -43,10 +55,29 @@ def _targets(target: Any, predictions: np.ndarray) -> np.ndarray:
     return np.full(n, int(target))
 
 
+def _as_texts(x: Any) -> np.ndarray:
+    """One text or a batch of texts as a 1-D object array of strings."""
+    texts = np.asarray(x, dtype=object).reshape(-1)
+    if len(texts) == 0 or not all(isinstance(t, str) for t in texts):
+        raise ExplainError("a text model explains texts: pass one string or a list of strings")
+    return texts
+
+
+def _check_method(model: Any, method: str) -> None:
+    if method not in METHODS:
+        raise ExplainError(f"unknown method {method!r}; choose shap or lime")
+    if method == "shap" and is_text_model(model):
+        raise ExplainError("SHAP is not offered for text models (their inputs are words, not numbers to "
+                           "perturb); use LIME (--method lime), which removes words and watches the output")
+
+
 def estimate(model: Any, x: Any, method: str = "shap", background: Any = None, **options: Any) -> Plan:
     """What ``explain`` with the same arguments will run, and how many model evaluations it needs."""
+    n_outputs = int(np.prod(model.output_shape[1:])) if hasattr(model, "output_shape") else 0
+    _check_method(model, method)
+    if is_text_model(model):
+        return text_plan(_as_texts(x), n_outputs, options.get("target", "predicted"), options.get("num_samples"))
     x = _as_batch(model, x)
-    n_outputs = int(np.prod(model.output_shape[1:]))
     return make_plan(x, method, n_outputs, None if background is None else np.asarray(background), **options)
 
 
@@ -56,7 +87,8 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
 
     Args:
         model: a Keras model (classifiers output probabilities; regressors one value).
-        x: model inputs, ``(n, *input_shape)`` or one input ``input_shape``.
+        x: model inputs, ``(n, *input_shape)`` or one input ``input_shape``; for a text model, a string or
+            a list of strings (LIME only).
         method: ``shap`` or ``lime``.
         background: model inputs the explanation compares against (training rows): needed by SHAP and by
             LIME on tables; summarised to ``background_size`` rows with a seeded sample.
@@ -70,9 +102,10 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
     Returns:
         An ``Attribution``.
     """
-    if method not in METHODS:
-        raise ExplainError(f"unknown method {method!r}; choose shap or lime")
+    _check_method(model, method)
     t0 = time.perf_counter()
+    if is_text_model(model):
+        return _explain_text(model, _as_texts(x), seed, options, t0)
     x = _as_batch(model, x)
     target = options.get("target", "predicted")
     progress: Progress | None = options.get("progress")
@@ -159,12 +192,37 @@ def _lime(f: BatchedPredict, x: np.ndarray, bg: np.ndarray | None, plan: Plan, s
     else:
         raw = le.image_lime(f, x, plan, seed, targets, k, options.get("segmentation", "grid"), options.get("cell"),
                             int(options.get("n_segments", 50)), options.get("hide_color", 0.0))
-    values, base = raw.values, raw.intercepts
-    if not all_outputs:
-        values = np.stack([values[i, ..., t] for i, t in enumerate(targets)])
-        base = base[np.arange(len(x)), targets]
+    values, base = _per_target(raw.values, raw.intercepts, targets, all_outputs)
     return {"values": values, "base_values": base, "algorithm": plan.algorithm, "segments": raw.segments,
             "local_fit": raw.local_fit, "local_pred": raw.local_pred, "rules": raw.rules}
+
+
+def _per_target(values: np.ndarray, base: np.ndarray, targets: np.ndarray, all_outputs: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every output's values and intercepts, or each row's target class only."""
+    if all_outputs:
+        return values, base
+    return np.stack([values[i, ..., t] for i, t in enumerate(targets)]), base[np.arange(len(targets)), targets]
+
+
+def _explain_text(model: Any, texts: np.ndarray, seed: int, options: dict[str, Any], t0: float) -> Attribution:
+    """LIME on a text model: each text's words are its features (``Attribution.inputs`` holds their counts)."""
+    from dlcore.explain import lime_explainer as le
+
+    target, progress = options.get("target", "predicted"), options.get("progress")
+    predictions = BatchedPredict(model)(texts)
+    k = predictions.shape[1]
+    plan = text_plan(texts, k, target, options.get("num_samples"))
+    targets = _targets(target, predictions)
+    f = BatchedPredict(model, progress, plan.model_rows, label="LIME (lime-text)")
+    raw = le.text_lime(f, texts, plan, seed, targets, k)
+    values, base = _per_target(raw.values, raw.intercepts, targets, target == "all")
+    if progress is not None:
+        progress(1.0, "LIME done")
+    return Attribution(values=values, base_values=base, inputs=raw.counts, predictions=predictions, targets=targets,
+                       method="lime", algorithm="lime-text", seed=int(seed), seconds=time.perf_counter() - t0,
+                       feature_names=raw.words, class_names=_class_names(options.get("class_names"), k),
+                       samples=plan.samples, model_rows=f.rows, local_fit=raw.local_fit, local_pred=raw.local_pred,
+                       texts=tuple(str(t) for t in texts))
 
 
 def warm_up() -> None:

@@ -1,7 +1,7 @@
 """The result object between explainers and figures: ``Attribution`` (frozen, NumPy arrays, no model)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,8 @@ class Attribution:
         local_fit: LIME: R² of the weighted ridge surrogate for each row's target class.
         local_pred: LIME: the surrogate's prediction at each row, for its target class.
         rules: LIME on tables: the condition each weight stands for (e.g. ``alcohol > 0.81``), per row.
+        texts: LIME on texts: the explained texts; their distinct words are the features, and ``inputs``
+            holds how often each word occurs in each text.
         notes: things the reader should know (a fallback taken, a sampled background).
     """
 
@@ -58,6 +60,7 @@ class Attribution:
     local_fit: np.ndarray | None = None
     local_pred: np.ndarray | None = None
     rules: tuple[tuple[str, ...], ...] = ()
+    texts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -69,6 +72,21 @@ class Attribution:
         pixels = int(np.prod(shape[:-1])) if len(shape) == 3 else -1
         if len(self.feature_names) not in (int(np.prod(shape)), pixels) or len(self.class_names) != self.n_outputs:
             raise ValueError("one feature name per input value (or pixel) and one class name per output are needed")
+
+    def row(self, i: int) -> "Attribution":
+        """Row ``i`` alone, as a one-row Attribution (the figures draw row 0); a text keeps only its own words."""
+        pick = slice(int(i), int(i) + 1)
+        if not 0 <= int(i) < self.n_rows:
+            raise ExplainError(f"row {i} was not explained; there are {self.n_rows} row(s)")
+        arrays = {k: getattr(self, k)[pick] for k in ("values", "base_values", "inputs", "predictions", "targets")}
+        optional = {k: None if getattr(self, k) is None else getattr(self, k)[pick]
+                    for k in ("segments", "local_fit", "local_pred")}
+        one = replace(self, **arrays, **optional, rules=self.rules[pick], texts=self.texts[pick])
+        if not self.texts:
+            return one
+        words = np.flatnonzero(one.inputs[0] > 0)  # the other texts' words are not features of this one
+        return replace(one, values=one.values[:, words], inputs=one.inputs[:, words],
+                       feature_names=tuple(self.feature_names[j] for j in words))
 
     @property
     def n_rows(self) -> int:

@@ -1,6 +1,6 @@
-"""LIME with the ``lime`` library doing the sampling and the ridge fits; what is ours is the fast
-``predict_fn`` (large batches, the model called directly), superpixels that suit small images, and a
-fresh seed per explained row, so the same call always gives the same weights.
+"""LIME on tables, images and texts with the ``lime`` library doing the sampling and the ridge fits; what is
+ours is the fast ``predict_fn`` (large batches, the model called directly), superpixels that suit small
+images, and a fresh seed per explained row, so the same call always gives the same weights.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dlcore.errors import ExplainError
-from dlcore.explain.plan import BatchedPredict, Plan
+from dlcore.explain.plan import TEXT_SPLIT, BatchedPredict, Plan
 
 SEGMENTATIONS = ("grid", "slic")
 
@@ -126,3 +126,55 @@ def image_lime(f: BatchedPredict, x: np.ndarray, plan: Plan, seed: int, targets:
             out.intercepts[i, k] = exp.intercept[k]
         out.local_fit[i], out.local_pred[i] = float(exp.score), float(np.ravel(exp.local_pred)[0])
     return RawLime(out.values, out.intercepts, out.local_fit, out.local_pred, segments=segments)
+
+
+@dataclass(frozen=True)
+class RawText:
+    """LIME on texts: the distinct ``words`` of all texts (first appearance first), each text's word counts
+    ``(n, words)``, weights ``(n, words, n_outputs)`` (0 for a word a text lacks) and intercepts
+    ``(n, n_outputs)``, and for each text's target class the surrogate's R² and its prediction."""
+
+    words: tuple[str, ...]
+    counts: np.ndarray
+    values: np.ndarray
+    intercepts: np.ndarray
+    local_fit: np.ndarray
+    local_pred: np.ndarray
+
+
+def text_lime(f: BatchedPredict, texts: Sequence[str], plan: Plan, seed: int, targets: np.ndarray,
+              n_outputs: int) -> RawText:
+    """``lime_text.LimeTextExplainer`` (bag of words: a word is switched off everywhere it occurs) on each
+    text; lime hands ``f`` all perturbed texts of a text in one call, which ``f`` runs in large batches."""
+    from lime.lime_text import IndexedString, LimeTextExplainer
+
+    state = np.random.RandomState(seed)
+    explainer = LimeTextExplainer(bow=True, split_expression=TEXT_SPLIT, random_state=state)
+    found = []
+    for i, text in enumerate(texts):
+        words = IndexedString(str(text), bow=True, split_expression=TEXT_SPLIT)
+        if words.num_words() == 0:
+            raise ExplainError(f"text {i} has no words to explain; give a text with words in it")
+        state.seed(seed)  # every text starts from the seed: its weights do not depend on the other texts
+        labels = [0] if n_outputs == 1 else _label_order(n_outputs, int(targets[i]))
+        exp = explainer.explain_instance(str(text), f, labels=labels, num_features=words.num_words(),
+                                         num_samples=plan.samples)
+        found.append((exp, labels))
+    vocab: dict[str, int] = {}
+    for exp, _ in found:
+        for j in range(exp.domain_mapper.indexed_string.num_words()):
+            vocab.setdefault(str(exp.domain_mapper.indexed_string.word(j)), len(vocab))
+    n = len(found)
+    counts, values = np.zeros((n, len(vocab))), np.zeros((n, len(vocab), n_outputs))
+    intercepts, fit, pred = np.zeros((n, n_outputs)), np.zeros(n), np.zeros(n)
+    for i, (exp, labels) in enumerate(found):
+        words = exp.domain_mapper.indexed_string
+        column = [vocab[str(words.word(j))] for j in range(words.num_words())]
+        for j, col in enumerate(column):
+            counts[i, col] = len(words.string_position(j))
+        for k in labels:
+            for j, w in exp.local_exp[k]:
+                values[i, column[j], k] = w
+            intercepts[i, k] = exp.intercept[k]
+        fit[i], pred[i] = float(exp.score), float(np.ravel(exp.local_pred)[0])
+    return RawText(tuple(vocab), counts, values, intercepts, fit, pred)

@@ -8,6 +8,7 @@ batch, whose per-call overhead dominates on small models), counting rows for the
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -26,8 +27,10 @@ DEFAULTS = {
     "lime_background_size": 1000,  # rows LIME on tables takes its sampling statistics from
     "lime_tabular_samples": 5000,  # lime's default num_samples for tables
     "lime_image_samples": 1000,  # lime's default num_samples for images
+    "lime_text_samples": 5000,  # lime's default num_samples for texts
 }
 SHAP_ALGORITHMS = ("auto", "exact", "permutation", "partition", "gradient", "deep")
+TEXT_SPLIT = r"\W+"  # lime's default: a word is a run of letters, digits and underscores
 _RNG_LOCK = threading.Lock()
 
 
@@ -50,7 +53,8 @@ class Plan:
                "permutation": f"{self.samples:,} evaluations x {self.background_size} background rows",
                "partition": f"{self.samples:,} evaluations x {self.background_size} background rows",
                "gradient": f"{self.samples} samples x {self.n_targets} class(es)",
-               "deep": f"{self.background_size} background rows x {self.n_targets} class(es)"}
+               "deep": f"{self.background_size} background rows x {self.n_targets} class(es)",
+               "lime-text": f"{self.samples:,} copies with words removed"}
         how = per.get(self.algorithm, f"{self.samples:,} perturbed samples")
         return (f"{self.method.upper()} ({self.algorithm}) on {self.n_rows} input(s): {how} per input, "
                 f"about {self.model_rows:,} model evaluations")
@@ -96,6 +100,19 @@ def make_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarray
     if algorithm == "deep":
         rows = n * bg * 2 * k
     return Plan("shap", algorithm, n, m, bg, samples, k, rows + n + bg)
+
+
+def is_text_model(model: Any) -> bool:
+    """Whether ``model`` takes strings (a text model with its own vectorizer) rather than numbers."""
+    inputs = getattr(model, "inputs", None) or []
+    return len(inputs) == 1 and str(getattr(inputs[0], "dtype", "")) == "string"
+
+
+def text_plan(texts: np.ndarray, n_outputs: int, target: Any = "predicted", num_samples: int | None = None) -> Plan:
+    """What LIME on ``texts`` will run: ``num_samples`` texts with words removed, per text."""
+    n, samples = int(len(texts)), int(num_samples or DEFAULTS["lime_text_samples"])
+    words = max((len(set(re.split(TEXT_SPLIT, str(t))) - {""}) for t in texts), default=0)
+    return Plan("lime", "lime-text", n, words, 0, samples, n_outputs if target == "all" else 1, n * samples)
 
 
 def summarize_background(background: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -144,7 +161,8 @@ class BatchedPredict:
         return int(max(512, min(65536, (1 << 22) // max(1, row_size))))
 
     def __call__(self, x: Any) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x)
+        x = x.astype(object) if x.dtype.kind in "OUS" else x.astype(np.float32, copy=False)  # texts stay strings
         if self.channels is not None and x.shape[-1] != self.channels:
             x = x[..., : self.channels] if self.channels < x.shape[-1] else np.repeat(x, self.channels, axis=-1)
         step = self.batch_size(int(np.prod(x.shape[1:])))

@@ -59,6 +59,8 @@ class Trust:
 def _background_reading(algorithm: str) -> str:
     if algorithm == "lime-image":
         return "LIME perturbs the image itself: switched-off superpixels are filled with black"
+    if algorithm == "lime-text":
+        return "LIME removes words from the text itself; no background rows"
     if algorithm == "lime-tabular":
         return "LIME draws its perturbed rows from these rows' statistics"
     return "expectations are taken over these rows; more rows, steadier base value"

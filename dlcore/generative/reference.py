@@ -18,9 +18,11 @@ SPEC = ModelSpec(arch="cnn", filters=(32, 64), units=(128,), dropout=0.3)
 EPOCHS, PATIENCE, BATCH_SIZE = 40, 5, 64
 
 
-def reference_config(dataset: Dataset, validation_split: float, seed: int) -> TrainConfig:
-    """The training job of the reference classifier for ``dataset`` split as given."""
-    return TrainConfig(data=dataset.name, model=SPEC, epochs=EPOCHS, early_stopping=PATIENCE,
+def reference_config(dataset: Dataset, validation_split: float, seed: int, data: str | None = None) -> TrainConfig:
+    """The training job of the reference classifier for ``dataset`` split as given; ``data`` is the reference
+    the data set was loaded by (a file's path; default: its name, which is the reference of built-ins and
+    kept uploads)."""
+    return TrainConfig(data=data or dataset.name, model=SPEC, epochs=EPOCHS, early_stopping=PATIENCE,
                        batch_size=BATCH_SIZE, validation_split=validation_split, seed=seed,
                        name=f"reference classifier for {dataset.name}")
 
@@ -46,13 +48,14 @@ def find(store: ModelStore, config: TrainConfig, dataset: Dataset) -> ModelRecor
 
 
 def reference_classifier(dataset: Dataset, validation_split: float = 0.2, seed: int = 0,
-                         root: str | os.PathLike[str] | None = None) -> tuple[Any, ModelRecord]:
-    """The reference classifier (loaded, and its record), trained and stored first if there is none."""
+                         root: str | os.PathLike[str] | None = None, data: str | None = None) -> tuple[Any, ModelRecord]:
+    """The reference classifier (loaded, and its record), trained and stored first if there is none;
+    ``data`` as in ``reference_config``."""
     if dataset.task != "classification" or dataset.modality != "image":
         raise ModelError(f"quality scores need labelled images; {dataset.name!r} is {dataset.task} on "
                          f"{dataset.modality} data")
     store = ModelStore(root)
-    config = reference_config(dataset, validation_split, seed)
+    config = reference_config(dataset, validation_split, seed, data)
     record = find(store, config, dataset)
     if record is None:
         from dlcore import jobs

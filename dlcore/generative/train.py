@@ -102,7 +102,7 @@ def evaluate_generative(config: TrainConfig, model: GenerativeModel, dataset: Da
     from dlcore.generative.quality import quality_report
     from dlcore.generative.reference import reference_classifier
 
-    classifier, record = reference_classifier(dataset, config.validation_split, config.seed)
+    classifier, record = reference_classifier(dataset, config.validation_split, config.seed, data=config.data)
     labels = default_labels(n, model.n_classes) if model.n_classes else None
     samples, _ = generate(model, n, seed=config.seed, labels=labels)
     report = quality_report(samples, dataset.x_train, dataset.x_val, classifier, seed=config.seed, labels=labels)

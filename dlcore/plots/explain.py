@@ -1,8 +1,9 @@
 """Figures of explanations, drawn from an ``Attribution``: the views people know from shap and lime, in
-native Plotly. Red pushes the output up, blue pushes it down; image maps use one symmetric scale.
+native Plotly (and lime's highlighted text). Red pushes the output up, blue pushes it down; image maps use one symmetric scale.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -203,6 +204,41 @@ def lime_superpixels(attr: Any, row: int = 0, cls: int | None = None) -> go.Figu
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_layout(template=TEMPLATE, height=340, margin={"t": 60, "b": 10}, title=f"LIME superpixels for {_class_label(attr, cls)} "
                       f"({int(attr.segments[row].max()) + 1} superpixels)")
+    return fig
+
+
+def _word_colour(weight: float, limit: float) -> str:
+    alpha = 0.6 * min(1.0, abs(weight) / limit)  # light enough for the word to stay readable
+    return f"rgba(214,39,61,{alpha:.3f})" if weight > 0 else f"rgba(31,119,212,{alpha:.3f})"
+
+
+def text_highlight(attr: Any, row: int = 0, cls: int | None = None, width: int = 72, max_words: int = 400) -> go.Figure:
+    """The explained text with each word shaded by its LIME weight (red raises the class, blue lowers it),
+    wrapped at ``width`` characters; hovering a word shows its weight."""
+    if not attr.texts:
+        raise ValueError("only LIME explanations of texts have words to highlight")
+    from dlcore.explain.plan import TEXT_SPLIT
+
+    weights = dict(zip(attr.feature_names, attr.flat(cls)[row]))
+    limit = max((abs(w) for w in weights.values()), default=0.0) or 1.0
+    words = [w for w in re.split(TEXT_SPLIT, attr.texts[row]) if w][:max_words]
+    xs, ys, column, line = [], [], 0, 0
+    for word in words:
+        if column and column + len(word) > width:
+            column, line = 0, line + 1
+        xs.append(column)
+        ys.append(-line)
+        column += len(word) + 1
+    fig = go.Figure(go.Scatter(x=[x + len(w) / 2 for x, w in zip(xs, words)], y=ys, mode="markers", opacity=0,
+                               customdata=[[w, weights.get(w, 0.0)] for w in words],
+                               hovertemplate="%{customdata[0]}: %{customdata[1]:+.4g}<extra></extra>"))
+    for word, x, y in zip(words, xs, ys):  # words match \w+, so annotation markup cannot appear in them
+        fig.add_annotation(x=x, y=y, text=word, xanchor="left", showarrow=False, bgcolor=_word_colour(weights.get(word, 0.0), limit),
+                           font={"family": "monospace", "size": 15, "color": "#111111"})
+    fig.update_xaxes(visible=False, range=[-1, width + 1])
+    fig.update_yaxes(visible=False, range=[min(ys, default=0) - 0.7, 0.7])
+    fig.update_layout(template=TEMPLATE, height=90 + 30 * (1 - min(ys, default=0)), margin={"t": 50, "b": 10},
+                      title=f"Words for {_class_label(attr, cls)}: red raises it, blue lowers it", showlegend=False)
     return fig
 
 

@@ -13,6 +13,14 @@ from dlcore.training import run_job
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def charts_by_title(at: AppTest) -> dict[str, dict]:
+    """The page's Plotly figures as JSON specs, by title."""
+    import json
+
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {(s["layout"].get("title") or {}).get("text", ""): s for s in specs}
+
+
 def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
     """Run app.py (navigation, sidebar) and switch to ``app_pages/<page>.py``."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -67,3 +68,40 @@ def test_a_fine_tuning_job_runs_and_shows_before_and_after(home: Path) -> None:
     assert "Before: Confusion matrix (validation)" in titles and "After: Confusion matrix (validation)" in titles
     ev = ModelStore(home).get(status.model_id).meta["evaluation"]
     assert ev["finetune"]["head"] == "kept" and ev["accuracy"] > ev["before"]["accuracy"]
+    _explanations_come_from_both_models(at, home, status.model_id, ev)
+
+
+def _array(value: object) -> np.ndarray:
+    """A figure's array as plotly writes it to JSON: a list, or base64 bytes with a dtype and shape."""
+    if isinstance(value, dict):
+        import base64
+
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(v) for v in str(value.get("shape", len(flat))).split(",")]).astype(float)
+    return np.asarray(value, dtype=float)
+
+
+def _explanations_come_from_both_models(at: AppTest, home: Path, model_id: str, ev: dict) -> None:
+    """The before/after SHAP maps are those of the base as the job started and of the tuned model."""
+    from dlcore.data import load_dataset
+    from dlcore.evaluation import evaluate
+    from dlcore.explain import explain
+    from dlcore.finetune import seeded_plan
+    from dlcore.models.spec import TrainConfig
+
+    assert any(m.value.startswith("**Explanations before and after** (SHAP") for m in at.markdown)
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+            if (json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "").startswith("SHAP (gradient)")]
+    assert len(maps) == 2
+    config = TrainConfig.from_dict(ModelStore(home).get(model_id).meta["config"])
+    ds = load_dataset(config.data, None, config.validation_split, config.seed)
+    before, after = seeded_plan(config, ds, home).model, ModelStore(home).load(model_id)
+    assert evaluate(before, ds)["accuracy"] == ev["before"]["accuracy"]  # the very model the job started from
+    cls = int(ds.y_val[0])
+    shown = []
+    for net, fig in zip((before, after), maps):
+        attr = explain(net, ds.x_val[:3], "shap", ds.x_train, seed=0, target="all", class_names=ds.class_names)
+        shown.append(_array(fig["data"][-1]["z"]))
+        assert np.allclose(shown[-1], attr.class_values(cls)[0].sum(axis=-1), rtol=1e-4, atol=1e-7)
+    assert not np.allclose(shown[0], shown[1], atol=1e-4)  # fine-tuning changed what the model looks at
+    assert any("Rank agreement of the two explanations" in c.value for c in at.caption)

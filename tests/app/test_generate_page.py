@@ -86,3 +86,19 @@ def test_the_form_starts_a_job_whose_grid_shows_beside_its_curves(gen_home: dict
     titles = [f["layout"].get("title", {}).get("text", "") for f in _figures(at)]
     assert any(t.startswith("Samples after epoch 1") for t in titles)
     assert any(status.model_id in o for o in at.selectbox(key="gen_model").options)
+
+
+def test_the_data_choices_are_the_image_sets_built_in_and_uploaded(home: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from dlcore.data.stored import DatasetStore
+    from dlcore.data.upload import Choices
+    from tests.gen_support import write_image_zip
+    from tests.table_support import write_passengers
+
+    kept = DatasetStore(home)
+    kept.save("passengers", write_passengers(tmp_path / "p.csv").read_bytes(), "p.csv", Choices(target="survived"))
+    kept.save("my_digits", write_image_zip(tmp_path / "d.zip").read_bytes(), "d.zip")
+    at = _page(home, monkeypatch)
+    assert at.selectbox(key="gen_ref").options == ["digits", "shapes", "shapes_outline", "my_digits"]
+    at.selectbox(key="gen_ref").set_value("my_digits").run()
+    assert not at.exception and not at.warning and [b.label for b in at.button] == ["Train"]

@@ -119,12 +119,12 @@ def test_lime_row_does_not_depend_on_the_other_rows(wine) -> None:
     assert len(both.rules[0]) == 13 and any(op in both.rules[0][0] for op in ("<", ">"))
 
 
-class _CountingModel:
+class CountingModel:
     """A model stand-in that records the batch sizes it is called with."""
 
     def __init__(self, model) -> None:
         self.model, self.sizes = model, []
-        self.input_shape, self.output_shape = model.input_shape, model.output_shape
+        self.inputs, self.input_shape, self.output_shape = model.inputs, model.input_shape, model.output_shape
 
     def predict_on_batch(self, x):
         self.sizes.append(len(x))
@@ -135,7 +135,7 @@ def test_lime_calls_the_model_on_large_batches(digits) -> None:
     from dlcore.explain import explain
 
     model, ds = digits
-    spy = _CountingModel(model)
+    spy = CountingModel(model)
     attr = explain(spy, ds.x_val[:2], "lime", num_samples=1000)
     sampling = [s for s in spy.sizes if s > 2]  # the rest: predictions for the two inputs
     assert sampling == [1000, 1000] and attr.model_rows == 2000

@@ -11,24 +11,30 @@ from dlcore.__main__ import main
 
 
 @pytest.fixture(scope="session")
-def stored(session_home: Path) -> dict[str, str]:
-    """An iris MLP and a digits CNN trained through the job runner into the session's store."""
+def cli_home(session_home: Path) -> Path:
+    """A workspace of these tests' own inside the session's (other tests count the models in theirs)."""
+    return session_home / "explain_cli"
+
+
+@pytest.fixture(scope="session")
+def stored(cli_home: Path) -> dict[str, str]:
+    """An iris MLP and a digits CNN trained through the job runner into the store."""
     from dlcore import jobs
     from dlcore.models import ModelSpec, TrainConfig
     from dlcore.training import run_job
 
     ids = {}
     for data, spec in (("iris", ModelSpec(units=(8,))), ("digits", ModelSpec(arch="cnn", filters=(4,), units=(8,)))):
-        status = run_job(jobs.create(TrainConfig(data=data, model=spec, epochs=2), session_home))
+        status = run_job(jobs.create(TrainConfig(data=data, model=spec, epochs=2), cli_home))
         assert status["state"] == "done"
         ids[data] = status["model_id"]
     return ids
 
 
 @pytest.fixture()
-def in_home(session_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DLCORE_HOME", str(session_home))
-    return session_home
+def in_home(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DLCORE_HOME", str(cli_home))
+    return cli_home
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
@@ -67,3 +73,21 @@ def test_people_get_a_table_and_errors_are_one_line(stored, in_home, capsys) -> 
     assert err.startswith("error:") and "choose 0 to 29" in err and len(err.splitlines()) == 1
     assert main(["explain", "--model", "nope", "--method", "shap"]) == 2
     assert "python -m dlcore models" in capsys.readouterr().err
+
+
+def test_an_imported_model_is_explained_with_the_data_set_named(stored, cli_home, home, tmp_path, capsys) -> None:
+    from dlcore.importer import import_model
+    from dlcore.store import ModelStore
+
+    copy = tmp_path / "digits_cnn.keras"
+    copy.write_bytes(ModelStore(cli_home).get(stored["digits"]).model_file.read_bytes())
+    model_id = import_model(copy, home).model_id  # a file: no training data recorded
+    assert main(["explain", "--model", model_id]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "imported without its training data" in line and "--data NAME|FILE" in line
+    assert main(["explain", "--model", model_id, "--data", "iris"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "'iris' gives inputs shaped (4,) and the model takes (8, 8, 1)" in line
+    out = _json(capsys, ["explain", "--model", model_id, "--data", "digits", "--method", "lime", "--samples", "300",
+                         "--index", "2", "--json"])
+    assert out["algorithm"] == "lime-image" and out["true"] in [str(d) for d in range(10)] and len(out["values"]) == 8

@@ -52,6 +52,16 @@ def test_exports_carry_the_numbers() -> None:
     assert [t["feature"] for t in top] == [a.feature_names[j] for j in np.argsort(-np.abs(a.class_values()[0]))[:2]]
 
 
+def test_one_row_keeps_that_rows_numbers() -> None:
+    a = tabular_attr("lime")
+    one = a.row(4)
+    assert one.n_rows == 1 and np.array_equal(one.values[0], a.values[4]) and np.array_equal(one.inputs[0], a.inputs[4])
+    assert one.targets[0] == a.targets[4] and one.local_fit[0] == a.local_fit[4] and one.segments is None
+    assert one.top_features(0, 1) == a.top_features(4, 1)
+    with pytest.raises(ExplainError, match="row 6 was not explained"):
+        a.row(6)
+
+
 def test_mass_on_object_and_stability() -> None:
     mask = np.zeros((4, 4), dtype=bool)
     mask[:2, :2] = True
@@ -121,3 +131,25 @@ def test_typed_row_goes_through_the_saved_preprocessing() -> None:
     assert np.abs(means).max() < 1e-3  # the starting row is the training mean: zero after scaling
     with pytest.raises(ExplainError, match="give a value for every column"):
         row_input(meta, {"alcohol": 13.0})
+
+
+def test_typed_row_of_an_uploaded_table_uses_raw_columns_and_known_categories(tmp_path) -> None:
+    import pandas as pd
+
+    from dlcore.data.upload import load_file
+    from dlcore.explain.inputs import row_fields, row_input
+    from tests.table_support import write_passengers
+
+    ds = load_file(str(write_passengers(tmp_path / "passengers.csv")), "survived")
+    meta = {"preprocessing": ds.preprocessing.to_dict(), "feature_names": list(ds.feature_names)}
+    fields = {f["name"]: f for f in row_fields(meta)}
+    assert list(fields) == ["pclass", "sex", "age", "embarked", "alone", "fare"]
+    assert fields["sex"]["options"] == ["female", "male"] and fields["sex"]["default"] == "female"
+    assert fields["embarked"]["options"] == ["(missing)", "C", "Q", "S"] and fields["embarked"]["default"] == "C"
+    assert fields["alone"]["default"] is False
+    start = dict(zip(ds.feature_names, row_input(meta, {n: f["default"] for n, f in fields.items()})[0]))
+    assert start["sex=female"] == 1 and start["sex=male"] == 0 and start["embarked=C"] == 1 and abs(start["age"]) < 1e-3
+    raw = {"pclass": 1, "sex": "male", "age": 30.0, "embarked": "S", "alone": True, "fare": 80.0}
+    assert np.allclose(row_input(meta, raw), ds.preprocessing.transform(pd.DataFrame([raw])))
+    with pytest.raises(ExplainError, match=r"embarked: 'Paris' is not a value the model was trained on; choose one of .*C, Q, S"):
+        row_input(meta, {**raw, "embarked": "Paris"})

@@ -54,6 +54,30 @@ def test_other_classes_and_sizes_get_a_new_head_and_an_input_adapter() -> None:
     assert out.shape == (5, 10) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
 
 
+def test_the_same_classes_in_another_order_keep_the_head_with_its_outputs_reordered(tmp_path: Path) -> None:
+    from dlcore.data import load_dataset
+    from tests.gen_support import write_image_zip
+
+    images = load_dataset(str(write_image_zip(tmp_path / "shapes.zip", "shapes", classes=(0, 1, 2, 3), per_class=25)))
+    assert images.class_names == ("circle", "cross", "square", "triangle")  # class folders, sorted by name
+    plan = build_plan(FineTuneSpec(base=ASSET), images)
+    assert plan.head == "kept" and "put in the data's order" in plan.notes[0]
+    base = keras.saving.load_model(ASSET, compile=False)
+    x = images.x_val
+    order = [["circle", "square", "triangle", "cross"].index(c) for c in images.class_names]
+    np.testing.assert_allclose(plan.model.predict(x, verbose=0), base.predict(x, verbose=0)[:, order], rtol=1e-5, atol=1e-6)
+    assert (plan.model.predict(x, verbose=0).argmax(1) == images.y_val).mean() > 0.8  # the base already knows them
+    assert build_plan(FineTuneSpec(base=ASSET, head="replace"), images).head == "replaced"
+
+
+def test_a_regression_base_keeps_its_head_without_talk_of_classes(tmp_path: Path) -> None:
+    diabetes = load_builtin("diabetes")
+    path = tmp_path / "regressor.keras"
+    build_model(ModelSpec(units=(8,)), diabetes).save(path)
+    plan = build_plan(FineTuneSpec(base=str(path)), diabetes)
+    assert plan.head == "kept" and plan.notes[0] == "the head is kept: the base already predicts 1 output(s)"
+
+
 def test_shapes_that_cannot_fit_say_why(home: Path) -> None:
     with pytest.raises(ModelError, match=r"takes inputs shaped \(28, 28, 1\) \(images\) and 'iris' gives \(4,\) "
                                          r"\(a table\); they cannot fit: choose a base trained on a table"):

@@ -13,7 +13,7 @@ from dlcore.generative import GAN, VAE
 from dlcore.images import read_samples
 from dlcore.store import ModelStore
 from dlcore.training import _nan_epoch
-from tests.gen_support import run_generative_job
+from tests.gen_support import run_generative_job, write_image_zip
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +113,13 @@ def test_the_reference_classifier_is_found_again_whatever_other_knobs_say() -> N
     assert _key(older) == _key(config)  # knobs of other kinds of model do not matter
     for change in ({"seed": 1}, {"validation_split": 0.3}, {"model": {**config["model"], "filters": [8]}}):
         assert _key({**config, **change}) != _key(config)
+
+
+def test_a_vae_on_an_image_zip_given_by_its_path_is_judged_by_a_classifier_of_that_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    images = write_image_zip(tmp_path / "two_digits.zip")
+    status = run_generative_job(home, "vae", epochs=1, data=str(images))
+    evaluation = ModelStore(home).get(status["model_id"]).meta["evaluation"]
+    assert evaluation["kind"] == "generative" and 0 <= evaluation["classifier_accuracy"] <= 1
+    judge = ModelStore(home).get(evaluation["classifier_id"]).meta
+    assert judge["config"]["data"] == str(images) and judge["class_names"] == ["0", "1"]

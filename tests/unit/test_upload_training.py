@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dlcore.models import ModelSpec, TrainConfig
+from tests.text_support import write_reviews
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,16 +60,7 @@ def test_text_csv_trains_a_text_model_that_reloads_safely(home: Path, tmp_path: 
     from dlcore.data import load_dataset
     from dlcore.store import ModelStore
 
-    rng = np.random.default_rng(0)
-    good, bad = "good great lovely superb fine".split(), "bad awful dull poor boring".split()
-    filler = "the film was and it a very plot acting quite".split()
-    lines = ["review,verdict"]
-    for i in range(160):
-        words = [*rng.choice(filler, 6), *rng.choice(good if i % 2 else bad, 2)]
-        rng.shuffle(words)
-        lines.append(f"{' '.join(words)},{'up' if i % 2 else 'down'}")
-    path = tmp_path / "reviews.csv"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path = write_reviews(tmp_path / "reviews.csv")
     ds = load_dataset(str(path))
     assert (ds.modality, ds.class_names, ds.input_shape) == ("text", ("down", "up"), ())
     meta = train(home, str(path), None, arch="text", epochs=8)
