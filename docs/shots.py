@@ -20,7 +20,7 @@ MODELS = [  # oldest first: the pages show the newest by default
     ["--data", "wine", "--arch", "mlp", "--epochs", "30"],
     ["--data", "digits", "--arch", "cnn", "--epochs", "10"],
 ]
-PAGES = {"train": "train", "explain": "explain", "generate": "generate", "models": "models", "data": "data"}
+PAGES = {"train": "train", "explain": "explain", "generate": "generate", "models": "models"}
 CHARTS = {"explain": 4, "train": 3, "models": 3, "generate": 1}  # wait until this many figures have drawn
 
 
