@@ -21,6 +21,12 @@ from dlcore.safe_import import MAX_FILE_BYTES, check_kind, check_model_file
 from dlcore.store import ModelRecord, ModelStore
 from dlcore.workspace import home
 
+# What a text model (a string input of shape ()) is checked on: a few words, one no vocabulary has, other
+# scripts and punctuation, and a text longer than any vectorizer's output length. Not a text without words:
+# a model that averages word vectors over a text's words divides 0 by 0 there.
+SAMPLE_TEXTS = ("a short text", "zqxv", "Ünïcödé wörds, punctuation! and numbers 1 2 3", " ".join(["word"] * 2000))
+TEXT_COLUMN = "text"  # the raw column an imported text model's preprocessing reads texts from
+
 
 @contextmanager
 def _private_copy(path: Path, root: str | os.PathLike[str] | None) -> Iterator[Path]:
@@ -56,27 +62,40 @@ def load_checked(path: Path, source: str) -> Any:
 
 def _input_shape(model: Any, config: dict[str, Any], source: str) -> tuple[int, ...]:
     """One input's shape without the batch axis: from the model's inputs, else its saved build shape
-    (subclassed models such as this app's own)."""
+    (subclassed models such as this app's own); ``()`` for a text input (one string per row)."""
     inputs = getattr(model, "inputs", None) or []
     if len(inputs) > 1:
         raise ModelError(f"{source}: the model has {len(inputs)} inputs; only single-input models are supported")
     built = (config.get("build_config") or {}).get("input_shape")
     shape = tuple(inputs[0].shape[1:]) if inputs else tuple(built[1:]) if isinstance(built, list) else ()
+    if inputs and str(getattr(inputs[0], "dtype", "")) == "string":
+        if shape:
+            raise ModelError(f"{source}: the text input is shaped {shape}; a text model here takes one string per "
+                             "row: save it with keras.Input(shape=(), dtype='string')")
+        return ()
     if not shape or any(not isinstance(d, int) or d < 1 for d in shape):
         raise ModelError(f"{source}: the input shape {shape or 'unknown'} is not fixed; save the model with a "
                          "fixed input shape (keras.Input(shape=...))")
     return tuple(int(d) for d in shape)
 
 
-def check_shapes(model: Any, config: dict[str, Any], source: str) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
-    """The model's input and output shapes (no batch axis), after a forward pass on zeros gives one
-    finite output of the declared shape; and whether that output looks like class probabilities."""
-    in_shape = _input_shape(model, config, source)
+def _sample_outputs(model: Any, in_shape: tuple[int, ...], source: str) -> Any:
+    """The model's outputs on sample inputs: zeros, or for a text model ``SAMPLE_TEXTS`` through its predict
+    step (the call the app's predictions and LIME make)."""
+    what = "sample texts" if not in_shape else f"an input of shape {in_shape}"
     try:
-        out = model(np.zeros((2, *in_shape), dtype=np.float32), training=False)
+        if not in_shape:
+            return model.predict_on_batch(np.asarray(SAMPLE_TEXTS, dtype=object))
+        return model(np.zeros((2, *in_shape), dtype=np.float32), training=False)
     except Exception as exc:
-        raise ModelError(f"{source}: the model fails on an input of shape {in_shape} "
-                         f"({type(exc).__name__}: {str(exc)[:160]})") from exc
+        raise ModelError(f"{source}: the model fails on {what} ({type(exc).__name__}: {str(exc)[:160]})") from exc
+
+
+def check_shapes(model: Any, config: dict[str, Any], source: str) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+    """The model's input and output shapes (no batch axis; ``()`` in for a text model), after sample inputs
+    give finite outputs of the declared shape; and whether those outputs look like class probabilities."""
+    in_shape = _input_shape(model, config, source)
+    out = _sample_outputs(model, in_shape, source)
     if isinstance(out, (list, tuple, dict)):
         raise ModelError(f"{source}: the model gives {len(out)} outputs; only single-output models are supported")
     out = np.asarray(out)
@@ -84,6 +103,7 @@ def check_shapes(model: Any, config: dict[str, Any], source: str) -> tuple[tuple
     declared = tuple(outputs[0].shape[1:]) if len(outputs) == 1 else out.shape[1:]
     if out.shape[1:] != declared or not np.isfinite(out).all():
         raise ModelError(f"{source}: the model declares outputs {declared} but gives {out.shape[1:]}"
+                         + ("" if in_shape else " on sample texts")
                          + ("" if np.isfinite(out).all() else " with NaN or infinite values"))
     probabilities = out.ndim == 2 and out.shape[1] >= 2 and bool(((out >= 0) & (out <= 1)).all()) \
         and bool(np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
@@ -93,7 +113,8 @@ def check_shapes(model: Any, config: dict[str, Any], source: str) -> tuple[tuple
 def describe(in_shape: tuple[int, ...], out_shape: tuple[int, ...], probabilities: bool,
              class_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Guess the task and modality of a model from its shapes, for the store's metadata: class
-    probabilities mean classification, one output regression; anything else is recorded as unknown."""
+    probabilities mean classification, one output regression; anything else is recorded as unknown. An
+    input of shape ``()`` is a text input (``check_shapes`` accepts no other): LIME explains it on texts."""
     from dlcore.data.preprocess import Preprocessing
 
     k = int(np.prod(out_shape))
@@ -102,12 +123,18 @@ def describe(in_shape: tuple[int, ...], out_shape: tuple[int, ...], probabilitie
         if len(out_shape) != 1 or len(class_names) != k or k < 2:
             raise ModelError(f"{len(class_names)} class names given, but the model has {k} output(s)")
         task = "classification"
-    modality = {3: "image", 1: "tabular", 2: "sequence"}.get(len(in_shape), "unknown")
+    modality = {3: "image", 1: "tabular", 2: "sequence", 0: "text"}.get(len(in_shape), "unknown")
     names = [str(c) for c in class_names] if class_names else ([str(i) for i in range(k)] if task == "classification" else [])
-    prep = image_preprocessing(in_shape) if modality == "image" else Preprocessing.identity()
+    prep = image_preprocessing(in_shape) if modality == "image" else \
+        Preprocessing("text", {"column": TEXT_COLUMN}) if modality == "text" else Preprocessing.identity()
     return {"task": task, "modality": modality, "input_shape": list(in_shape), "output_shape": list(out_shape),
-            "class_names": names, "class_names_known": bool(class_names), "feature_names": [],
-            "preprocessing": prep.to_dict()}
+            "class_names": names, "class_names_known": bool(class_names),
+            "feature_names": [TEXT_COLUMN] if modality == "text" else [], "preprocessing": prep.to_dict()}
+
+
+def input_label(meta: dict[str, Any]) -> str:
+    """How a stored model's input reads for people: ``input: texts`` or ``input (8, 8, 1)``."""
+    return "input: texts" if meta.get("modality") == "text" else f"input {tuple(meta.get('input_shape') or ())}"
 
 
 def image_preprocessing(shape: Sequence[int]) -> Any:
@@ -147,6 +174,14 @@ def generative_meta(model: Any, source: str, class_names: Sequence[str] | None =
             "feature_names": [], "latent_dim": int(model.latent_dim), "preprocessing": prep.to_dict()}
 
 
+def model_meta(model: Any, config: dict[str, Any], source: str,
+               class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The store's metadata of a loaded model, after its checks: generative ones by their images, the rest
+    by their input and output shapes."""
+    described = generative_meta(model, source, class_names)
+    return described if described is not None else describe(*check_shapes(model, config, source), class_names)
+
+
 def import_model(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, name: str = "",
                  class_names: Sequence[str] | None = None, source: str | None = None) -> ModelRecord:
     """Check, load and store an untrusted ``.keras`` file; returns the stored model's record.
@@ -162,9 +197,7 @@ def import_model(path: str | os.PathLike[str], root: str | os.PathLike[str] | No
         digest = hashlib.sha256(copy.read_bytes()).hexdigest()
         size = copy.stat().st_size
         model = load_checked(copy, source)
-    described = generative_meta(model, source, class_names)
-    if described is None:
-        described = describe(*check_shapes(model, info["config"], source), class_names)
+    described = model_meta(model, info["config"], source, class_names)
     meta = {"name": name or Path(source).stem, "arch": "imported", "dataset": None, **described,
             "imported": {"file": source, "sha256": digest, "bytes": size,
                          "keras_version": str(info["metadata"].get("keras_version", "")),
