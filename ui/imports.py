@@ -17,7 +17,8 @@ def import_widget(key: str) -> str | None:
     classes = st.text_input("Class names, one per output (optional, comma-separated)", key=f"{key}_classes")
     upload = st.file_uploader("Model file (.keras)", key=key, help=(
         "Keras 3 .keras files only. The file is checked before it is loaded: no Lambda layers, no code from "
-        "modules outside Keras, no layers that read files, no zip tricks. Text models take one string per row."))
+        "modules outside Keras, no layers that read files, no zip tricks. It is then first loaded in a separate "
+        "process with a memory and time limit. Text models take one string per row."))
     if upload is None:
         return None
     token = f"{upload.name}:{upload.size}:{getattr(upload, 'file_id', '')}"
