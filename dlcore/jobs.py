@@ -85,10 +85,15 @@ def create(config: TrainConfig, root: str | os.PathLike[str] | None = None) -> P
     return folder
 
 
-def _spawn(folder: Path) -> int:
+def _child_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a ``python -m dlcore`` child that finds this copy of the package."""
     package_parent = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, DLCORE_HOME=str(folder.parent.parent), TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p))
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra,
+                PYTHONPATH=os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p))
+
+
+def _spawn(folder: Path) -> int:
+    env = _child_env(DLCORE_HOME=str(folder.parent.parent))
     with open(folder / LOG_FILE, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "dlcore", "run-job", str(folder)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -96,6 +101,45 @@ def _spawn(folder: Path) -> int:
     _CHILDREN[proc.pid] = proc
     (folder / PID_FILE).write_text(str(proc.pid))  # the parent's file; status.json is the worker's
     return proc.pid
+
+
+@dataclass(frozen=True)
+class LimitedRun:
+    """How a ``run_limited`` child ended: its exit code (negative: the signal that ended it; None: killed at
+    the time limit), what it printed, and whether it ran out of time."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+# The child caps its own address space before it imports anything (so the cap covers TensorFlow and all it
+# loads), soft and hard alike so nothing in it can raise the cap again, then runs dlcore's command line.
+# Set in the child rather than with Popen's preexec_fn, which can deadlock in a threaded server.
+_CAPPED_MAIN = """import resource, runpy, sys
+cap = int(sys.argv.pop(1)) * 2**20
+hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+runpy.run_module("dlcore", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_limited(args: list[str], memory_mb: int, timeout: float, **env: str) -> LimitedRun:
+    """Run ``python -m dlcore ARGS`` in a child process capped at ``memory_mb`` MiB of address space
+    (``RLIMIT_AS``) and killed after ``timeout`` seconds; waits for it. ``env``: extra environment variables."""
+    command = [sys.executable, "-c", _CAPPED_MAIN, str(int(memory_mb)), *args]
+    try:
+        done = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL, env=_child_env(**env),
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as exc:  # the child has been killed and reaped
+        return LimitedRun(None, _text(exc.stdout), _text(exc.stderr), True)
+    return LimitedRun(done.returncode, _text(done.stdout), _text(done.stderr), False)
+
+
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="replace")
 
 
 def start(config: TrainConfig, root: str | os.PathLike[str] | None = None) -> JobStatus:

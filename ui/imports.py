@@ -17,7 +17,8 @@ def import_widget(key: str) -> str | None:
     classes = st.text_input("Class names, one per output (optional, comma-separated)", key=f"{key}_classes")
     upload = st.file_uploader("Model file (.keras)", key=key, help=(
         "Keras 3 .keras files only. The file is checked before it is loaded: no Lambda layers, no code from "
-        "modules outside Keras, no layers that read files, no zip tricks."))
+        "modules outside Keras, no layers that read files, no zip tricks. It is then first loaded in a separate "
+        "process with a memory and time limit. Text models take one string per row."))
     if upload is None:
         return None
     token = f"{upload.name}:{upload.size}:{getattr(upload, 'file_id', '')}"
@@ -26,7 +27,7 @@ def import_widget(key: str) -> str | None:
         if upload.size > MAX_FILE_BYTES:
             done[token] = (None, f"refused {upload.name}: larger than {MAX_FILE_BYTES // 2**20} MiB")
         else:
-            from dlcore.importer import import_bytes
+            from dlcore.importer import import_bytes, input_label
 
             names = [c.strip() for c in classes.split(",") if c.strip()] or None
             try:
@@ -35,7 +36,7 @@ def import_widget(key: str) -> str | None:
                 what = f"{record.meta['arch']}, draw from it on the Generate page" if record.generative \
                     else record.meta["task"]
                 done[token] = (record.model_id, f"imported {record.meta['name']!r} as model `{record.model_id}` "
-                               f"({what}; input {tuple(record.meta['input_shape'])})")
+                               f"({what}; {input_label(record.meta)})")
             except DlcoreError as exc:
                 done[token] = (None, str(exc))
     model_id, message = done[token]
