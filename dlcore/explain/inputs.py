@@ -133,6 +133,10 @@ def model_dataset(meta: Mapping[str, Any], data: str | None = None) -> Any:
 
 def check_fits(meta: Mapping[str, Any], ds: Any) -> None:
     """Refuse a data set whose inputs or outputs do not match a stored model's, naming both."""
+    model_texts, data_texts = meta.get("modality") == "text", ds.modality == "text"
+    if model_texts != data_texts:
+        raise ExplainError(f"the model takes {'texts' if model_texts else 'numbers'} and {ds.name!r} holds "
+                           f"{ds.modality} data; choose a data set like the model's input")
     want = tuple(int(d) for d in meta.get("input_shape") or ())
     if want and tuple(ds.input_shape) != want:
         raise ExplainError(f"{ds.name!r} gives inputs shaped {tuple(ds.input_shape)} and the model takes {want}; "

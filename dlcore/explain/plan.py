@@ -31,6 +31,9 @@ DEFAULTS = {
 }
 SHAP_ALGORITHMS = ("auto", "exact", "permutation", "partition", "gradient", "deep")
 TEXT_SPLIT = r"\W+"  # lime's default: a word is a run of letters, digits and underscores
+# A text with no words left is read as one unknown word. Text models average their word vectors over the
+# words present, so a text without any (LIME's sample with every word removed) would average nothing: NaN.
+NO_WORDS = "zzznowordszzz"
 _RNG_LOCK = threading.Lock()
 
 
@@ -162,7 +165,10 @@ class BatchedPredict:
 
     def __call__(self, x: Any) -> np.ndarray:
         x = np.asarray(x)
-        x = x.astype(object) if x.dtype.kind in "OUS" else x.astype(np.float32, copy=False)  # texts stay strings
+        if x.dtype.kind in "OUS":  # texts stay strings
+            x = np.array([t if re.search(r"[^\W_]", str(t)) else NO_WORDS for t in x.ravel()], dtype=object)
+        else:
+            x = x.astype(np.float32, copy=False)
         if self.channels is not None and x.shape[-1] != self.channels:
             x = x[..., : self.channels] if self.channels < x.shape[-1] else np.repeat(x, self.channels, axis=-1)
         step = self.batch_size(int(np.prod(x.shape[1:])))

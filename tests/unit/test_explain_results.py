@@ -153,3 +153,18 @@ def test_typed_row_of_an_uploaded_table_uses_raw_columns_and_known_categories(tm
     assert np.allclose(row_input(meta, raw), ds.preprocessing.transform(pd.DataFrame([raw])))
     with pytest.raises(ExplainError, match=r"embarked: 'Paris' is not a value the model was trained on; choose one of .*C, Q, S"):
         row_input(meta, {**raw, "embarked": "Paris"})
+
+
+def test_a_text_model_refuses_a_table_and_a_table_model_refuses_texts() -> None:
+    from types import SimpleNamespace
+
+    from dlcore.errors import ExplainError
+    from dlcore.explain.inputs import check_fits
+
+    table = SimpleNamespace(name="breast_cancer", modality="tabular", input_shape=(30,), n_outputs=2)
+    texts = SimpleNamespace(name="reviews", modality="text", input_shape=(), n_outputs=2)
+    with pytest.raises(ExplainError, match="takes texts and 'breast_cancer' holds tabular data"):
+        check_fits({"modality": "text", "input_shape": [], "output_shape": [2]}, table)
+    with pytest.raises(ExplainError, match="takes numbers and 'reviews' holds text data"):
+        check_fits({"modality": "tabular", "input_shape": [30], "output_shape": [2]}, texts)
+    check_fits({"modality": "text", "input_shape": [], "output_shape": [2]}, texts)  # fits: no error

@@ -110,3 +110,11 @@ def test_a_text_base_fine_tunes_on_texts_only(text_model, monkeypatch) -> None:
     assert plan.head == "kept"
     texts = reviews.x_val[:8]  # the adapted model reads words with the base's own vocabulary
     assert np.allclose(plan.model.predict_on_batch(texts), text_model["model"].predict_on_batch(texts), atol=1e-6)
+
+
+def test_texts_without_words_get_finite_predictions(text_model) -> None:
+    """LIME removes every word from some samples; the model's word average would be 0/0 on them."""
+    from dlcore.explain.plan import BatchedPredict
+
+    out = BatchedPredict(text_model["model"])(np.array(["", "  ,. ", "good film"], dtype=object))
+    assert out.shape[0] == 3 and np.isfinite(out).all()
