@@ -32,7 +32,7 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
 
     at.switch_page("app_pages/explain.py").run()
     assert not at.exception
-    assert any("has 10; choose a data set with as many classes" in e.value for e in at.error)  # digits first
+    assert any("the model takes texts and 'digits' holds image data" in e.value for e in at.error)  # digits first
     at.selectbox(key="explain_data").set_value("reviews").run()
     assert not at.exception and not at.error
     assert any("SHAP is not offered for text models" in c.value for c in at.caption)
