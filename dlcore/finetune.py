@@ -53,6 +53,12 @@ def assets_dir() -> Path:
     return Path(os.environ.get("DLCORE_ASSETS") or ASSETS_DIR)
 
 
+def is_shipped(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is one of the bases that ship in ``assets/`` (trusted: built by ``assets/make_base.py``)."""
+    path = Path(path).resolve()
+    return path.suffix == ".keras" and path.parent == assets_dir().resolve() and path.is_file()
+
+
 def shipped_bases() -> list[dict[str, Any]]:
     """The pretrained bases in ``assets/``: ``{"path", "name", "meta"}`` for each ``.keras`` with its meta."""
     folder = assets_dir()
@@ -71,9 +77,11 @@ def load_base(ref: str, root: str | os.PathLike[str] | None = None) -> Base:
         model, meta = backbones.load_backbone(ref, root)
         return Base(model, ref, f"{meta['arch']} ({meta['weights_file']})", meta)
     if ref.endswith(".keras") or os.sep in ref or "/" in ref:
-        from dlcore.importer import check_shapes, describe, load_checked
+        from dlcore.importer import check_isolated, check_shapes, describe, load_checked
 
         path = Path(ref)
+        if not is_shipped(path):  # any other file is untrusted: a capped child loads and checks it first
+            check_isolated(path, path.name)
         model = load_checked(path, path.name)
         meta = read_json(path.with_suffix(".meta.json"), None)
         if not isinstance(meta, dict):  # no sidecar: what the shapes say

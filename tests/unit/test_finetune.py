@@ -2,6 +2,7 @@
 phase that survives a resume, and the before/after record in the stored model's metadata."""
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -197,3 +198,27 @@ def test_train_limit_keeps_a_stratified_subset() -> None:
     assert np.bincount(small.y_train).tolist() == [25, 25, 25, 25]
     assert limit_train(shapes, 0) is shapes and limit_train(shapes, 10**6) is shapes
     assert not np.array_equal(small.x_train, limit_train(shapes, 100, seed=2).x_train)
+
+
+def test_command_line_base_files_are_imported_first_and_hostile_ones_refused_before_a_job(
+        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dlcore.__main__ import main
+
+    iris = load_builtin("iris")
+    good = tmp_path / "mine.keras"
+    build_model(ModelSpec(units=(8,)), iris).save(good)
+    assert main(["finetune", "--base", str(good), "--data", "iris", "--epochs", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    imported, tuned = ModelStore(home).get(result["base"]), ModelStore(home).get(result["model_id"])
+    assert imported.meta["imported"]["file"] == "mine.keras" and len(ModelStore(home).list()) == 2
+    assert tuned.meta["evaluation"]["finetune"]["base_id"] == imported.model_id
+
+    marker = tmp_path / "lambda-ran"
+    where = str(marker)
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Lambda(lambda t: (open(where, "w").close(), t)[1])(inputs)
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(outputs)).save(tmp_path / "evil.keras")
+    marker.unlink(missing_ok=True)  # building the model ran the lambda once; nothing after may
+    assert main(["finetune", "--base", str(tmp_path / "evil.keras"), "--data", "iris", "--epochs", "1"]) == 2
+    assert "Lambda" in capsys.readouterr().err and not marker.exists()
+    assert len(ModelStore(home).list()) == 2 and len(jobs.list_jobs()) == 1
