@@ -6,6 +6,7 @@ import json
 import streamlit as st
 
 from dlcore import plots
+from dlcore.importer import input_label
 from ui.cache import store
 from ui.imports import import_widget
 from ui.models import compare, filtered_table
@@ -45,7 +46,7 @@ if record.meta.get("evaluation"):
 elif record.meta.get("imported"):
     imp = record.meta["imported"]
     st.caption(f"Imported from `{imp['file']}` (sha256 {imp['sha256'][:12]}..., Keras {imp['keras_version']}); "
-               f"input {tuple(record.meta['input_shape'])}, output {tuple(record.meta['output_shape'])}, "
+               f"{input_label(record.meta)}, output {tuple(record.meta['output_shape'])}, "
                f"task {record.meta['task']}. Fine-tune it on the Fine-tune page to evaluate it on data.")
 
 c1, c2, c3 = st.columns(3)

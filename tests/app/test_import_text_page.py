@@ -28,6 +28,8 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
     assert not at.exception and not at.error
     assert any("imported 'reviews'" in s.value and "(classification; input: texts)" in s.value for s in at.success)
     (record,) = ModelStore(home).list()
+    at.run()  # the page lists it now: its details say what it takes
+    assert any("Imported from `reviews.keras`" in c.value and "input: texts, output (2,)" in c.value for c in at.caption)
     assert record.meta["modality"] == "text" and record.meta["class_names"] == ["down", "up"]
 
     at.switch_page("app_pages/explain.py").run()
