@@ -56,6 +56,14 @@ def choose(raw: RawUpload, key: str) -> Choices:
     task = c2.radio("Task", ["inferred", "classification", "regression"], horizontal=True, key=f"task_{key}")
     choices = Choices(target=target, task=None if task == "inferred" else task)
     if raw.frame is None:
+        if raw.x is not None and raw.x.ndim == 3:  # (n, a, b): grey images or sequences, the user says which
+            _, a, b = raw.x.shape
+            options = {"image": f"grey images, {a} x {b} pixels", "sequence": f"sequences, {a} steps of {b} features"}
+            start = 0 if min(a, b) >= 8 else 1  # what is inferred without a choice
+            read_as = st.radio("Read x as", list(options), index=start, format_func=options.get, horizontal=True,
+                               key=f"read_as_{key}", help="images train CNNs; sequences train the rnn and "
+                               "transformer models step by step")
+            choices = Choices(target=None, task=choices.task, read_as=read_as)
         return choices
     first = understand_or_none(raw, choices, key)
     flagged = [c.name for c in first.columns if not c.use] if first else []

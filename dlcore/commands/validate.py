@@ -17,6 +17,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ordinal", action="append", default=[], metavar="COL=A,B,C",
                    help="encode a column as ordered categories, in this order (repeat)")
     p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument("--read-as", choices=("image", "sequence"), default=None,
+                   help="an .npz x shaped (n, a, b): grey images or sequences (default: images when a, b >= 8)")
     p.add_argument("--save", default=None, metavar="NAME", help="keep the file in the workspace under NAME")
     add_json_flag(p)
     p.set_defaults(handler=run, needs_tensorflow=False)
@@ -33,7 +35,7 @@ def _choices(args: argparse.Namespace):
             raise DataError(f"--ordinal {item!r}: write COLUMN=first,second,third")
         ordinal[col] = tuple(v.strip() for v in order.split(","))
     return Choices(target=args.target, task=args.task, ordinal=ordinal,
-                   exclude=None if args.exclude is None else tuple(args.exclude))
+                   exclude=None if args.exclude is None else tuple(args.exclude), read_as=args.read_as)
 
 
 def _human(r: dict[str, Any]) -> str:

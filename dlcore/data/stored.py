@@ -111,7 +111,8 @@ class DatasetStore:
         stored = self.get(name)
         choices = stored.choices
         if target and target != choices.target:
-            choices = Choices(target=target)  # the stored choices were made for the stored target
+            # the column choices were made for the stored target; how the file is read still holds
+            choices = Choices(target=target, image_size=choices.image_size, read_as=choices.read_as)
         raw = read_path(stored.file, image_size=choices.image_size)
         return to_dataset(raw, choices, name, validation_split, seed)
 

@@ -38,11 +38,13 @@ class Choices:
     exclude: tuple[str, ...] | None = None  # columns left out; None: those flagged when understood
     ordinal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> categories in order; () one-hot
     image_size: int | None = None
+    read_as: str | None = None  # arrays shaped (n, a, b): "image" (grey, a x b) or "sequence" (a steps of b)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "task": self.task,
                 "exclude": None if self.exclude is None else list(self.exclude),
-                "ordinal": {k: list(v) for k, v in self.ordinal.items()}, "image_size": self.image_size}
+                "ordinal": {k: list(v) for k, v in self.ordinal.items()}, "image_size": self.image_size,
+                "read_as": self.read_as}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Choices":
@@ -51,7 +53,7 @@ class Choices:
         return cls(target=data.get("target"), task=data.get("task"),
                    exclude=None if exclude is None else tuple(str(c) for c in exclude),
                    ordinal={str(k): tuple(str(c) for c in v) for k, v in (data.get("ordinal") or {}).items()},
-                   image_size=data.get("image_size"))
+                   image_size=data.get("image_size"), read_as=data.get("read_as"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -271,7 +273,20 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
                    tuple(infos), tuple(warnings))
 
 
-def _array_modality(x: np.ndarray) -> str:
+READ_AS = ("image", "sequence")
+
+
+def _array_modality(x: np.ndarray, read_as: str | None = None) -> str:
+    """Images, sequences or a table, from the shape of ``x``. Arrays shaped (n, a, b) are ambiguous: grey
+    images when both sides are at least 8 unless ``read_as`` says "sequence" (a steps of b features)."""
+    if read_as is not None and read_as not in READ_AS:
+        raise DataError(f"read_as must be one of {', '.join(READ_AS)}, not {read_as!r}")
+    if read_as is not None and x.ndim != 3:
+        raise DataError(f"only arrays shaped (n, a, b) can be read either way; x is shaped {x.shape}")
+    if read_as == "image" and min(x.shape[1:]) < 2:
+        raise DataError(f"x is shaped {x.shape}: too thin to be images; read it as sequences")
+    if read_as is not None:
+        return read_as
     if x.ndim == 4 and x.shape[-1] in (1, 3, 4) or x.ndim == 3 and min(x.shape[1:]) >= 8:
         return "image"
     return "tabular" if x.ndim == 2 else "sequence"
@@ -288,7 +303,7 @@ def understand(raw: RawUpload, choices: Choices | None = None, validation_split:
             raise DataError("images are labelled by their folder, so the task is classification")
         target = "class folder" if raw.kind == "images" else "y"
         task, keep, y, classes, warnings = _target(pd.Series(raw.labels), target, choices.task)
-        modality = "image" if raw.kind == "images" else _array_modality(raw.x)
+        modality = "image" if raw.kind == "images" else _array_modality(raw.x, choices.read_as)
         preview = Preview(raw, raw.kind, modality, task, target, keep, y, classes, (), tuple(warnings))
     validate.check_split(preview.n_rows, len(preview.class_names), validation_split)
     return preview

@@ -124,3 +124,17 @@ def test_an_order_given_on_the_page_encodes_a_column_as_ordinal(page: AppTest) -
     assert dict(zip(table["column"], table["what will be done"]))["grade"] == "ordinal (C < B < A), scaled"
     order.set_value("C, B").run()
     assert [e.value for e in page.error] == ["the order given for 'grade' lacks 'A'; list every category once, lowest first"]
+
+
+def test_an_array_of_two_axes_per_row_is_read_as_the_user_says_and_kept_so(page: AppTest, home: Path) -> None:
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    np.savez(buf, x=rng.normal(size=(40, 12, 9)), y=np.repeat(["low", "high"], 20))
+    page.file_uploader(key="upload").set_value(("signals.npz", buf.getvalue(), "application/octet-stream")).run()
+    read_as = next(r for r in page.radio if r.label == "Read x as")
+    assert read_as.value == "image" and {m.label: m.value for m in page.metric}["Data"] == "image"
+    read_as.set_value("sequence").run()
+    assert not page.exception and not page.error and {m.label: m.value for m in page.metric}["Data"] == "sequence"
+    page.text_input[0].set_value("signals").run()
+    page.button[0].click().run()
+    assert not page.exception and load_dataset("signals").input_shape == (12, 9)  # kept as sequences

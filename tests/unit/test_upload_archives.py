@@ -170,6 +170,31 @@ def test_npz_tabular_and_image_arrays_load() -> None:
     assert ds.task == "regression" and ds.y_train.dtype == np.float32
 
 
+def test_a_three_axis_array_is_read_as_images_or_sequences_as_the_user_says(home, capsys) -> None:
+    from dlcore.__main__ import main
+    from dlcore.data.stored import DatasetStore
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 12, 9)), np.repeat([0, 1], 20)
+    raw = read_bytes(npz(x=x, y=y), "s.npz")
+    assert to_dataset(raw).modality == "image" and to_dataset(raw).input_shape == (12, 9, 1)  # the default
+    ds = to_dataset(raw, Choices(read_as="sequence"))
+    assert ds.modality == "sequence" and ds.input_shape == (12, 9)
+    np.testing.assert_allclose(np.sort(np.concatenate([ds.x_train, ds.x_val]).ravel()), np.sort(x.ravel()), rtol=1e-6)
+    thin = read_bytes(npz(x=rng.normal(size=(40, 30, 2)), y=y), "t.npz")
+    assert to_dataset(thin).modality == "sequence" and to_dataset(thin, Choices(read_as="image")).modality == "image"
+    with pytest.raises(DataError, match=r"only arrays shaped \(n, a, b\) can be read either way; x is shaped \(40, 4\)"):
+        understand(read_bytes(npz(x=rng.normal(size=(40, 4)), y=y), "f.npz"), Choices(read_as="sequence"))
+    with pytest.raises(DataError, match="too thin to be images; read it as sequences"):
+        understand(read_bytes(npz(x=rng.normal(size=(40, 30, 1)), y=y), "o.npz"), Choices(read_as="image"))
+
+    DatasetStore(home).save("seq", npz(x=x, y=y), "s.npz", Choices(read_as="sequence"))
+    assert DatasetStore(home).load("seq").modality == "sequence"  # a restart reads it the same way
+    (home / "s.npz").write_bytes(npz(x=x, y=y))
+    assert main(["validate", str(home / "s.npz"), "--read-as", "sequence", "--json"]) == 0
+    assert '"modality": "sequence"' in capsys.readouterr().out
+
+
 def test_npz_object_arrays_are_never_unpickled() -> None:
     objects = np.array([{"a": 1}] * 20, dtype=object)
     with pytest.raises(DataError, match="object array, which only loads by unpickling"):
