@@ -115,8 +115,21 @@ def embed_words(ids, vocabulary: int, width: int = TEXT_EMBEDDING):
 def word_flags(ids):
     """1 for each word of a text, 0 for its padding: the mask that sequence layers and pooling are given.
     Passed explicitly because Keras' implicit masks (``mask_zero``) write their ops (``NotEqual``) into the
-    saved model as graph nodes, which ``dlcore.safe_import`` refuses; this is a plain Keras layer."""
-    return keras.layers.Discretization(bin_boundaries=[1], name="words")(ids)
+    saved model as graph nodes, which ``dlcore.safe_import`` refuses; these are plain Keras layers.
+
+    A text with no words (empty, or punctuation only) keeps its first step, read as the padding's embedding: a
+    mask of zeros would make the masked average 0/0, which is NaN wherever TensorFlow runs without oneDNN
+    (GPUs, some CPUs), and would leave attention nothing to attend to."""
+    steps = int(ids.shape[1])
+    flags = keras.layers.Discretization(bin_boundaries=[1], name="words")(ids)
+    if steps == 1:
+        return flags
+    first = keras.layers.Discretization(bin_boundaries=[-1], name="every_step")(ids)  # ids are >= 0: all ones
+    first = keras.layers.Reshape((steps, 1), name="steps_column")(first)
+    first = keras.layers.Cropping1D((0, steps - 1), name="first_step")(first)
+    first = keras.layers.ZeroPadding1D((0, steps - 1), name="first_step_only")(first)
+    first = keras.layers.Reshape((steps,), name="first_step_flag")(first)
+    return keras.layers.Maximum(name="words_or_first")([flags, first])
 
 
 @register("text")

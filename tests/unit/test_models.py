@@ -85,3 +85,34 @@ def test_config_round_trips_through_json() -> None:
     again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
     assert TrainConfig.from_dict({**cfg.to_dict(), "added_later": 1}) == cfg
+
+
+def test_texts_without_words_give_finite_predictions_even_without_onednn(tmp_path) -> None:
+    """Averaging the words of a text with none is 0/0; oneDNN (on by default on x86 CPUs) happens to hide
+    that, GPUs do not. The check runs with oneDNN off, in a process of its own (the switch is read at import)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.text_support import write_reviews
+
+    csv = write_reviews(tmp_path / "reviews.csv")
+    script = f"""
+import keras, numpy as np
+from dlcore.data.upload import load_file
+from dlcore.models import ModelSpec, build_model
+ds = load_file({str(csv)!r})
+texts = np.array(["", "!!! ...", "great lovely"], dtype=object)
+for arch in ("text", "rnn", "transformer"):
+    model = build_model(ModelSpec(arch=arch, units=(8,), seq_units=(8,), heads=1), ds)
+    model.save({str(tmp_path)!r} + "/m.keras")
+    again = keras.saving.load_model({str(tmp_path)!r} + "/m.keras", safe_mode=True, compile=False)
+    p = again.predict(texts, verbose=0)
+    assert np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1, atol=1e-5), (arch, p)
+print("finite")
+"""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONPATH": str(root)}
+    run = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("finite"), run.stderr[-2000:]
