@@ -39,7 +39,9 @@ stable = c3.checkbox("Stability check", value=True, key="explain_stable",
                      help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")
 
 outputs = ux.predict(model, x)
-classes = ds.class_names or ("prediction",)
+classes = ux.class_names(record, ds) or ("prediction",)
+if note := ux.naming_note(record, ds):
+    st.warning(note)
 predicted = int(outputs.argmax())
 cls = st.selectbox("Class explained", range(len(classes)), index=predicted, key=f"explain_class_{model_id}_{ux.input_key(x)}",
                    format_func=lambda k: classes[k] + (" (predicted)" if k == predicted else ""))

@@ -154,8 +154,27 @@ def predict(model: Any, x: np.ndarray) -> np.ndarray:
     return BatchedPredict(model)(x)[0]
 
 
-def _options(ds: Any) -> dict[str, Any]:
-    return {"target": "all", "feature_names": ds.feature_names, "class_names": ds.class_names or None}
+def class_names(record: ModelRecord, ds: Any) -> tuple[str, ...] | None:
+    """The names of the model's outputs: its own (given when it was trained or imported) when it has as many
+    as the data set has classes, else the data set's."""
+    own = tuple(str(c) for c in record.meta.get("class_names") or ())
+    data = tuple(str(c) for c in ds.class_names or ())
+    return own if own and len(own) == len(data) else (data or None)
+
+
+def naming_note(record: ModelRecord, ds: Any) -> str | None:
+    """A sentence when the model and the data set name the same outputs differently (an imported model)."""
+    own, data = class_names(record, ds), tuple(str(c) for c in ds.class_names or ())
+    if not own or own == data:
+        return None
+    same = " (the same names in another order: check the model was trained with this order)" if sorted(own) == sorted(data) else ""
+    return (f"The model names its outputs {', '.join(own)}; {ds.name!r} names its classes {', '.join(data)}{same}. "
+            "Output k is read as the data set's k-th class; predictions are shown in the model's names, "
+            "true classes in the data set's.")
+
+
+def _options(record: ModelRecord, ds: Any) -> dict[str, Any]:
+    return {"target": "all", "feature_names": ds.feature_names, "class_names": class_names(record, ds)}
 
 
 def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, method: str, seed: int,
@@ -164,7 +183,7 @@ def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, metho
     from dlcore.explain import estimate, explain
     from dlcore.explain.trust import rerun_seeds
 
-    options = _options(ds)
+    options = _options(record, ds)
     plan = estimate(model, x, method, ds.x_train, **options)
     runs = 3 if stable else 1
 
@@ -206,7 +225,7 @@ def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int) 
 
     n = int(st.slider("Rows to explain", 5, min(200, ds.n_val), min(50, ds.n_val), key="explain_global_rows"))
     rows = np.sort(np.random.default_rng(seed).choice(ds.n_val, n, replace=False))
-    options = {**_options(ds), "background_size": 50}
+    options = {**_options(record, ds), "background_size": 50}
     plan = estimate(model, ds.x_val[rows], "shap", ds.x_train, **options)
     key = (record.model_id, record.meta.get("created"), "global", n, seed)
     attr = explanation(key, plan.describe(), plan.model_rows,

@@ -36,7 +36,7 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
     assert not at.exception
     assert any("the model takes texts and 'digits' holds image data" in e.value for e in at.error)  # digits first
     at.selectbox(key="explain_data").set_value("reviews").run()
-    assert not at.exception and not at.error
+    assert not at.exception and not at.error and not at.warning  # the names given match the data set's
     assert any("SHAP is not offered for text models" in c.value for c in at.caption)
     assert any(t.startswith("LIME weights for") for t in charts_by_title(at))  # validation row 0
     at.radio(key="explain_source").set_value("Type a text").run()
@@ -45,3 +45,20 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
     chart = next(s for t, s in charts_by_title(at).items() if t.startswith("Words for down"))
     weight = {word: value for word, value in chart["data"][0]["customdata"]}
     assert set(weight) == {"a", "boring", "and", "awful", "plot"} and max(weight, key=weight.get) in BAD
+
+
+def test_outputs_named_otherwise_than_the_data_set_are_shown_in_the_models_names_with_a_warning() -> None:
+    from types import SimpleNamespace
+
+    from ui.explain import class_names, naming_note
+
+    data = SimpleNamespace(name="reviews", class_names=("down", "up"))
+    named = SimpleNamespace(meta={"class_names": ["neg", "pos"]})
+    assert class_names(named, data) == ("neg", "pos")
+    assert naming_note(named, data).startswith("The model names its outputs neg, pos; 'reviews' names its classes down, up.")
+    swapped = SimpleNamespace(meta={"class_names": ["up", "down"]})
+    assert "the same names in another order" in naming_note(swapped, data)
+    for same in ({"class_names": ["down", "up"]}, {}, {"class_names": ["a", "b", "c"]}):  # matching, none, wrong count
+        record = SimpleNamespace(meta=same)
+        assert class_names(record, data) == ("down", "up") and naming_note(record, data) is None
+    assert class_names(SimpleNamespace(meta={}), SimpleNamespace(name="diabetes", class_names=())) is None
