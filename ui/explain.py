@@ -135,8 +135,8 @@ def downloads(fig: Any, attr: Any, cls: int | None, name: str, key: str) -> None
 
 
 def figure(fig: Any, attr: Any, cls: int | None, name: str, key: str) -> None:
-    """A chart with its download menu under it."""
-    st.plotly_chart(fig, key=key)
+    """A chart with its download menu under it (at its own width when it has one, such as the text view)."""
+    st.plotly_chart(fig, key=key, width="content" if fig.layout.width else "stretch")
     downloads(fig, attr, cls, name, key)
 
 

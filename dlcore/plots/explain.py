@@ -212,6 +212,9 @@ def _word_colour(weight: float, limit: float) -> str:
     return f"rgba(214,39,61,{alpha:.3f})" if weight > 0 else f"rgba(31,119,212,{alpha:.3f})"
 
 
+TEXT_FONT = 15  # pixels
+
+
 def text_highlight(attr: Any, row: int = 0, cls: int | None = None, width: int = 72, max_words: int = 400) -> go.Figure:
     """The explained text with each word shaded by its LIME weight (red raises the class, blue lowers it),
     wrapped at ``width`` characters; hovering a word shows its weight."""
@@ -234,10 +237,13 @@ def text_highlight(attr: Any, row: int = 0, cls: int | None = None, width: int =
                                hovertemplate="%{customdata[0]}: %{customdata[1]:+.4g}<extra></extra>"))
     for word, x, y in zip(words, xs, ys):  # words match \w+, so annotation markup cannot appear in them
         fig.add_annotation(x=x, y=y, text=word, xanchor="left", showarrow=False, bgcolor=_word_colour(weights.get(word, 0.0), limit),
-                           font={"family": "monospace", "size": 15, "color": "#111111"})
+                           font={"family": "monospace", "size": TEXT_FONT, "color": "#111111"})
+    # Words are placed by character count, so one x unit must be one character wide on screen: the figure
+    # has a fixed width of (width + 2) monospace characters (0.6 em each, as in common monospace fonts).
     fig.update_xaxes(visible=False, range=[-1, width + 1])
     fig.update_yaxes(visible=False, range=[min(ys, default=0) - 0.7, 0.7])
-    fig.update_layout(template=TEMPLATE, height=90 + 30 * (1 - min(ys, default=0)), margin={"t": 50, "b": 10},
+    fig.update_layout(template=TEMPLATE, height=90 + 30 * (1 - min(ys, default=0)),
+                      width=round((width + 2) * TEXT_FONT * 0.6) + 20, margin={"t": 50, "b": 10, "l": 10, "r": 10},
                       title=f"Words for {_class_label(attr, cls)}: red raises it, blue lowers it", showlegend=False)
     return fig
 
