@@ -19,7 +19,7 @@ left, right = st.columns(2)
 with left:
     ref, meta = base_picker()
 with right:
-    data_ref = dataset_picker("ft_data", "New data")
+    data_ref = dataset_picker("ft_data", "New data", default="shapes_outline")
     c1, c2 = st.columns(2)
     freeze = c1.number_input("Freeze the first N layers", -1, 10_000, -1, key="ft_freeze",
                              help="-1 freezes every layer below the head; frozen batch-norm layers run in inference mode")

@@ -21,10 +21,11 @@ def data_choices(modality: str | None = None) -> list[str]:
     return [name for name, kind in every if modality is None or kind == modality]
 
 
-def dataset_picker(key: str, label: str = "Data set", modality: str | None = None) -> str:
-    """A select box of data sets (of ``modality`` only, if given); remembers the last choice across pages."""
+def dataset_picker(key: str, label: str = "Data set", modality: str | None = None, default: str | None = None) -> str:
+    """A select box of data sets (of ``modality`` only, if given); remembers the last choice across pages and
+    starts at ``default`` (else the first) before there is one."""
     choices = data_choices(modality)
-    remembered = st.session_state.get("last_dataset", choices[0])
+    remembered = st.session_state.get("last_dataset", default if default in choices else choices[0])
     index = choices.index(remembered) if remembered in choices else 0
     ref = st.selectbox(label, choices, index=index, key=key)
     st.session_state["last_dataset"] = ref

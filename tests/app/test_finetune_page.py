@@ -22,7 +22,7 @@ def _titles(at: AppTest) -> list[str]:
 
 def test_the_plan_shows_head_and_adapter_and_the_layer_table(home: Path) -> None:
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
-    assert not at.exception
+    assert not at.exception and at.selectbox(key="ft_data").value == "shapes_outline"  # what the page suggests
     at.selectbox(key="ft_data").set_value("digits").run()
     assert any("The head is replaced: the base has 4 output(s)" in w.value for w in at.warning)
     assert any("resized from 8x8 to 28x28" in c.value for c in at.caption)
