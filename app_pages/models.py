@@ -9,7 +9,7 @@ from dlcore import plots
 from dlcore.importer import input_label
 from ui.cache import store
 from ui.imports import import_widget
-from ui.models import compare, filtered_table
+from ui.models import compare, default_pair, filtered_table
 from ui.results import model_results
 
 st.title("Models")
@@ -28,7 +28,7 @@ table = filtered_table(records)
 st.dataframe(table, hide_index=True)
 
 st.subheader("Compare")
-chosen = st.multiselect("Models to compare (two or more)", list(table["id"]), default=list(table["id"])[:2],
+chosen = st.multiselect("Models to compare (two or more)", list(table["id"]), default=default_pair([by_id[i] for i in table["id"]]),
                         format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}", key="compare_ids")
 if len(chosen) >= 2:
     compare([by_id[i] for i in chosen])

@@ -37,6 +37,24 @@ def filtered_table(records: Sequence[ModelRecord]) -> pd.DataFrame:
     return table[keep]
 
 
+def default_pair(records: Sequence[ModelRecord]) -> list[str]:
+    """The two models compared before the user chooses: the first listed and the next one most like it (the
+    same data set, else the same curves, else the next), so that their curves can be overlaid."""
+    if len(records) < 2:
+        return [r.model_id for r in records]
+    first, rest = records[0], records[1:]
+
+    def curves(r: ModelRecord) -> set[str]:
+        return {k for row in r.meta.get("history") or [] for k in row if k not in ("epoch", "seconds")}
+
+    def data(r: ModelRecord) -> str | None:
+        return (r.meta.get("config") or {}).get("data")
+
+    same_data = [r for r in rest if data(first) and data(r) == data(first) and curves(r) & curves(first)]
+    same_curves = [r for r in rest if curves(r) & curves(first)]
+    return [first.model_id, (same_data or same_curves or rest)[0].model_id]
+
+
 def compare(records: Sequence[ModelRecord]) -> None:
     """Overlay the training curves of the chosen models and put their final metrics side by side."""
     histories = {f"{r.meta.get('name', '')} ({r.model_id})": r.meta.get("history") or [] for r in records}

@@ -75,3 +75,20 @@ def test_upload_goes_through_the_safe_importer(home: Path, tmp_path: Path) -> No
     assert any("imported 'good'" in s.value for s in at.success)
     (record,) = ModelStore(home).list()
     assert record.meta["imported"]["file"] == "good.keras" and record.meta["task"] == "classification"
+
+
+def test_the_pair_compared_first_shares_curves_with_the_newest() -> None:
+    from types import SimpleNamespace
+
+    from ui.models import default_pair
+
+    def record(i: str, data: str, *curves: str) -> SimpleNamespace:
+        return SimpleNamespace(model_id=i, meta={"config": {"data": data}, "history": [dict.fromkeys(("epoch", *curves), 0.5)]})
+
+    mlp_titanic = record("a", "titanic", "loss", "val_accuracy")
+    gan = record("b", "digits", "d_loss", "g_loss")
+    cnn_digits = record("c", "digits", "loss", "val_accuracy")
+    mlp_titanic_old = record("d", "titanic", "loss", "val_accuracy")
+    assert default_pair([mlp_titanic, gan, cnn_digits, mlp_titanic_old]) == ["a", "d"]  # same data, same curves
+    assert default_pair([mlp_titanic, gan, cnn_digits]) == ["a", "c"]  # same curves
+    assert default_pair([gan, mlp_titanic]) == ["b", "a"] and default_pair([gan]) == ["b"]  # nothing alike: the next
