@@ -38,11 +38,11 @@ def filtered_table(records: Sequence[ModelRecord]) -> pd.DataFrame:
 
 
 def default_pair(records: Sequence[ModelRecord]) -> list[str]:
-    """The two models compared before the user chooses: the first listed and the next one most like it (the
-    same data set, else the same curves, else the next), so that their curves can be overlaid."""
+    """The two models compared before the user chooses: the first listed and the one that shares the most
+    curves with it (on the same data set when that ties; else the next listed), so that the overlay compares."""
     if len(records) < 2:
         return [r.model_id for r in records]
-    first, rest = records[0], records[1:]
+    first, rest = records[0], list(records[1:])
 
     def curves(r: ModelRecord) -> set[str]:
         return {k for row in r.meta.get("history") or [] for k in row if k not in ("epoch", "seconds")}
@@ -50,9 +50,11 @@ def default_pair(records: Sequence[ModelRecord]) -> list[str]:
     def data(r: ModelRecord) -> str | None:
         return (r.meta.get("config") or {}).get("data")
 
-    same_data = [r for r in rest if data(first) and data(r) == data(first) and curves(r) & curves(first)]
-    same_curves = [r for r in rest if curves(r) & curves(first)]
-    return [first.model_id, (same_data or same_curves or rest)[0].model_id]
+    def likeness(r: ModelRecord) -> tuple[int, bool]:
+        return len(curves(r) & curves(first)), data(r) is not None and data(r) == data(first)
+
+    best = max(rest, key=likeness)  # max keeps the first listed of equals
+    return [first.model_id, best.model_id]
 
 
 def compare(records: Sequence[ModelRecord]) -> None:

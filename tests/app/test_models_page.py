@@ -89,6 +89,8 @@ def test_the_pair_compared_first_shares_curves_with_the_newest() -> None:
     gan = record("b", "digits", "d_loss", "g_loss")
     cnn_digits = record("c", "digits", "loss", "val_accuracy")
     mlp_titanic_old = record("d", "titanic", "loss", "val_accuracy")
-    assert default_pair([mlp_titanic, gan, cnn_digits, mlp_titanic_old]) == ["a", "d"]  # same data, same curves
+    assert default_pair([mlp_titanic, gan, cnn_digits, mlp_titanic_old]) == ["a", "d"]  # same curves and data
     assert default_pair([mlp_titanic, gan, cnn_digits]) == ["a", "c"]  # same curves
+    vae = record("e", "digits", "loss", "kl_loss")
+    assert default_pair([cnn_digits, vae, mlp_titanic]) == ["c", "a"]  # more curves in common beats the data
     assert default_pair([gan, mlp_titanic]) == ["b", "a"] and default_pair([gan]) == ["b"]  # nothing alike: the next
