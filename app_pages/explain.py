@@ -37,6 +37,7 @@ else:
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
 stable = c3.checkbox("Stability check", value=True, key="explain_stable",
                      help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")
+samples = ux.sample_options(ds)
 
 outputs = ux.predict(model, x)
 classes = ux.class_names(record, ds) or ("prediction",)
@@ -53,7 +54,7 @@ masks = None if index is None or ds.masks_val is None else ds.masks_val[index:in
 for column, method in zip(st.columns(len(methods)), methods):
     with column:
         st.subheader(method.upper())
-        got = ux.explain_input(record, model, ds, x, method, seed, stable)
+        got = ux.explain_input(record, model, ds, x, method, seed, stable, samples[method])
         if got is None:
             continue
         attr, reruns = got

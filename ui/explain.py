@@ -100,12 +100,12 @@ def explanation(key: tuple, plan_text: str, cost: int, compute: Callable[[Callab
                 button_key: str) -> Any | None:
     """``compute(progress)`` run once for ``key`` and kept; shows the cost first, a progress bar while it
     runs, and waits for a click when it would take more than ``AUTO_RUN_ROWS`` model evaluations."""
+    st.caption(plan_text)  # what is (or was) run, every time: it says what the figures below are made of
     kept, lock = _kept()
     with lock:
         if key in kept:
             kept.move_to_end(key)
             return kept[key]
-    st.caption(plan_text)
     if cost > AUTO_RUN_ROWS and not st.button("Run", key=button_key, type="primary"):
         return None
     bar = st.progress(0.0, text="starting...")
@@ -177,13 +177,45 @@ def _options(record: ModelRecord, ds: Any) -> dict[str, Any]:
     return {"target": "all", "feature_names": ds.feature_names, "class_names": class_names(record, ds)}
 
 
+def sample_options(ds: Any) -> dict[str, dict[str, int]]:
+    """Sample counts per method, starting at shap's and lime's defaults: more for closer estimates (the trust
+    table says when SHAP's sampled values do not add up), fewer for speed."""
+    from dlcore.explain.plan import DEFAULTS, EXACT_MAX_FEATURES
+
+    shap: dict[str, int] = {}
+    with st.expander("Sample counts: more for closer estimates, fewer for speed"):
+        c1, c2 = st.columns(2)
+        if ds.modality == "text":
+            lime = int(c1.number_input("LIME: copies of the text with words removed", 500, 50_000,
+                                       DEFAULTS["lime_text_samples"], step=500, key="explain_lime_samples"))
+        elif ds.modality == "tabular":
+            shap["background_size"] = int(c1.number_input(
+                "SHAP: background rows", 10, 1000, DEFAULTS["background_size"], step=10, key="explain_background",
+                help="the rows expectations are taken over (a seeded sample of the training rows)"))
+            if len(ds.feature_names) > EXACT_MAX_FEATURES:
+                shap["max_evals"] = int(c1.number_input("SHAP: model evaluations per row (permutation)", 2 * len(ds.feature_names) + 1,
+                                                        100_000, max(DEFAULTS["max_evals"], 2 * len(ds.feature_names) + 1),
+                                                        step=100, key="explain_max_evals"))
+            lime = int(c2.number_input("LIME: perturbed rows", 500, 50_000, DEFAULTS["lime_tabular_samples"], step=500,
+                                       key="explain_lime_samples"))
+        else:
+            shap["nsamples"] = int(c1.number_input("SHAP: gradient samples per class", 20, 5000, DEFAULTS["nsamples"],
+                                                   step=100, key="explain_nsamples",
+                                                   help="interpolation points between the input and background rows"))
+            lime = int(c2.number_input("LIME: perturbed inputs", 100, 20_000, DEFAULTS["lime_image_samples"], step=100,
+                                       key="explain_lime_samples"))
+    return {"shap": shap, "lime": {"num_samples": lime}}
+
+
 def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, method: str, seed: int,
-                  stable: bool) -> tuple[Any, list[Any]] | None:
-    """One input explained for every class with ``method`` (and, for ``stable``, two more seeds)."""
+                  stable: bool, samples: dict[str, int] | None = None) -> tuple[Any, list[Any]] | None:
+    """One input explained for every class with ``method`` (and, for ``stable``, two more seeds), with the
+    sample counts of ``sample_options``."""
     from dlcore.explain import estimate, explain
     from dlcore.explain.trust import rerun_seeds
 
-    options = _options(record, ds)
+    samples = dict(samples or {})
+    options = {**_options(record, ds), **samples}
     plan = estimate(model, x, method, ds.x_train, **options)
     runs = 3 if stable else 1
 
@@ -194,7 +226,7 @@ def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, metho
         return attr, rerun_seeds(model, x, attr, ds.x_train, progress=lambda f, t: progress((1 + 2 * f) / 3, f"stability check, {t}"),
                                  **options)
 
-    key = (record.model_id, record.meta.get("created"), input_key(x), method, seed, stable)
+    key = (record.model_id, record.meta.get("created"), input_key(x), method, seed, stable, tuple(sorted(samples.items())))
     text = plan.describe() + (" (x3 for the stability check)" if stable else "")
     return explanation(key, text, plan.model_rows * runs, compute, f"run_{method}")
 

@@ -51,6 +51,9 @@ def test_tabular_model_side_by_side_class_switch_and_global_views(explain_home, 
     assert any("values per row" in t for t in titles)  # the beeswarm
     tables = [t.value for t in at.table]
     assert len(tables) == 2 and "additivity gap" in tables[0].index and "LIME local fit" in tables[1].index
+    assert tables[0].loc["background", "value"] == "100 rows"
+    at.number_input(key="explain_background").set_value(40).run()
+    assert not at.exception and [t.value for t in at.table][0].loc["background", "value"] == "40 rows"
     box = next(b for b in at.selectbox if b.label == "Class explained")
     other = next(k for k in box.options if "(predicted)" not in k)
     box.set_value(box.options.index(other) if isinstance(box.value, int) else other).run()
@@ -69,6 +72,12 @@ def test_image_model_shows_maps_for_shap_and_lime(explain_home, monkeypatch) -> 
     assert any(t.startswith("SHAP (gradient)") for t in titles)
     assert any(t.startswith("LIME superpixels") for t in titles) and any(t.startswith("LIME weights") for t in titles)
     assert not any("Mean |SHAP" in t for t in titles)  # no global views for images
+    assert any("200 samples x 10 class(es)" in c.value for c in at.caption)  # shap's default
+    at.number_input(key="explain_nsamples").set_value(420).run()
+    at.number_input(key="explain_lime_samples").set_value(300).run()
+    assert not at.exception and any("420 samples x 10 class(es)" in c.value for c in at.caption)
+    assert any("300 perturbed samples per input" in c.value for c in at.caption)
+    assert any(c.value.startswith("lime-image") and ", 300 model evaluations, seed 0" in c.value for c in at.caption)
     at.radio(key="explain_method").set_value("LIME").run()
     assert not at.exception and all(not t.startswith("SHAP") for t in _titles(at))
     at.radio(key="explain_source").set_value("Upload an image").run()
