@@ -88,7 +88,7 @@ def waterfall(attr: Any, row: int = 0, cls: int | None = None, max_features: int
         increasing={"marker": {"color": UP}}, decreasing={"marker": {"color": DOWN}},
         totals={"marker": {"color": NEUTRAL}},
         texttemplate="%{delta:+.3g}", textposition="outside", hovertemplate="%{y}: %{delta:+.4g}<extra></extra>"))
-    fig.add_vline(x=pred, line_dash="dot", annotation_text=f"model output {pred:.4g}")
+    fig.add_vline(x=pred, line_dash="dot", line_color="#888888", layer="below", annotation_text=f"model output {pred:.4g}")
     fig.update_layout(template=TEMPLATE, title=f"Why {_class_label(attr, cls)}: {attr.method.upper()} for row {row}",
                       height=max(320, 28 * len(labels) + 160), yaxis={"autorange": "reversed", "type": "category"},
                       xaxis_title="output", margin={"l": 200}, showlegend=False)
