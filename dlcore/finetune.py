@@ -316,6 +316,36 @@ def seeded_plan(config: TrainConfig, dataset: Dataset, root: str | os.PathLike[s
     return build_plan(config.finetune, dataset, root)
 
 
+BEFORE_FILE = "before.keras"  # in the job folder: the adapted base exactly as the job started
+
+
+def save_before(model: Any, folder: Path) -> None:
+    """Keep the model a fine-tuning job starts from (built, not yet trained) in its folder, once: a resumed
+    job rebuilds the same model, and the page explains it later even if the base is deleted or the code
+    that adapts bases changes."""
+    from dlcore.workspace import atomic_replace_file
+
+    target = Path(folder) / BEFORE_FILE
+    if target.exists():
+        return
+    tmp = target.with_name(f".{BEFORE_FILE}.tmp.keras")
+    model.save(tmp)
+    atomic_replace_file(tmp, target)
+
+
+def load_before(job_folder: Path) -> Any | None:
+    """The model a fine-tuning job started from (``save_before``), or None for jobs that did not keep it."""
+    path = Path(job_folder) / BEFORE_FILE
+    if not path.is_file():
+        return None
+    import dlcore.generative  # noqa: F401  the project's own registered classes
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:
+        raise ModelError(f"the base as the job started ({path}) could not be loaded ({type(exc).__name__}: {exc})") from exc
+
+
 def evaluate_before_after(config: TrainConfig, model: Any, dataset: Dataset) -> dict[str, Any]:
     """The tuned model's evaluation, with ``before``: the adapted base as the job started (same seed, so the
     same new head) on the same validation split, and what was done to the base."""

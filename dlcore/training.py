@@ -168,6 +168,10 @@ def fit(config: TrainConfig, dataset: Dataset, folder: Path,
     keras.utils.set_random_seed(config.seed)
     with device.strategy(config.distribute).scope():
         model = make_model(config, dataset)
+    if config.finetune is not None:
+        from dlcore.finetune import save_before
+
+        save_before(model, folder)
     steps = math.ceil(dataset.n_train / config.batch_size)
     monitor = JobMonitor(folder, config.epochs, steps)
     history = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),

@@ -131,9 +131,21 @@ def before_after_view(record: ModelRecord) -> None:
         explanations_before_after(record)
 
 
-@st.cache_resource(show_spinner="Rebuilding the base as the job started...", max_entries=4)
+@st.cache_resource(show_spinner="Loading the base as the job started...", max_entries=4)
 def _base_as_started(model_id: str, created: str, root: str) -> Any:
-    config = TrainConfig.from_dict(store().get(model_id).meta["config"])
+    """The model the job started from: kept in its job folder, or (older jobs) rebuilt with the job's seed."""
+    from dlcore.finetune import load_before
+    from dlcore.jobs import job_folder
+
+    meta = store().get(model_id).meta
+    try:
+        folder = job_folder(str(meta.get("job") or ""), root)
+    except DlcoreError:  # the job folder is gone
+        folder = None
+    kept = load_before(folder) if folder is not None else None
+    if kept is not None:
+        return kept
+    config = TrainConfig.from_dict(meta["config"])
     return seeded_plan(config, dataset(config.data, config.target, config.validation_split, config.seed), root).model
 
 

@@ -14,7 +14,7 @@ from dlcore import jobs
 from dlcore.data import load_builtin
 from dlcore.data.subset import limit_train
 from dlcore.errors import ModelError
-from dlcore.finetune import build_plan, finetune_config, layer_table, shipped_bases
+from dlcore.finetune import build_plan, finetune_config, layer_table, load_before, shipped_bases
 from dlcore.models import build_model
 from dlcore.models.spec import FineTuneSpec, ModelSpec, TrainConfig
 from dlcore.store import ModelStore
@@ -141,6 +141,8 @@ def test_two_phase_job_keeps_batch_norm_frozen_and_survives_a_resume(bn_base: Pa
     with pytest.raises(KeyboardInterrupt):
         run_job(folder, extra_callbacks=[first])
     assert jobs.poll(folder.name, home).state == "interrupted"
+    kept = folder / "before.keras"  # the model the job started from, kept once
+    stamp = kept.stat().st_mtime_ns
     second = Recorder()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -161,6 +163,13 @@ def test_two_phase_job_keeps_batch_norm_frozen_and_survives_a_resume(bn_base: Pa
     assert ev["finetune"]["base"] == str(bn_base) and ev["finetune"]["head"] == "kept"
     assert ev["before"]["kind"] == "classification" and len(ev["before"]["confusion_matrix"]) == 10
     assert meta["dataset"]["n_train"] == 120 and meta["name"] == "bn_base fine-tuned on digits"
+    before = load_before(folder)
+    assert kept.stat().st_mtime_ns == stamp, "a resumed job must not overwrite the model it started from"
+    assert np.array_equal(before.get_layer("conv1").kernel.numpy(), rows[0]["conv"])
+    assert np.array_equal(before.get_layer("dense1_dense").kernel.numpy(), rows[0]["dense"])
+    from dlcore.evaluation import evaluate
+
+    assert evaluate(before, load_builtin("digits"))["accuracy"] == pytest.approx(ev["before"]["accuracy"])
 
 
 def test_store_models_are_bases_and_the_base_id_is_recorded(home: Path) -> None:
