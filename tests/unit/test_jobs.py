@@ -25,6 +25,15 @@ def _wait_for_epoch(job_id: str, home, epoch: int, timeout: float = 180.0) -> jo
     raise AssertionError(f"job {job_id} did not reach epoch {epoch}")
 
 
+def _tensorboard_steps(log_dir, tag: str) -> list[int]:
+    """The steps at which ``tag`` was logged in a TensorBoard folder, read back with TensorBoard's reader."""
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={TENSORS: 0})
+    events.Reload()
+    return [e.step for e in events.Tensors(tag)] if tag in events.Tags()["tensors"] else []
+
+
 def test_job_in_process_trains_evaluates_and_stores(home) -> None:
     cfg = TrainConfig(data="iris", model=ModelSpec(units=(16,)), epochs=25, batch_size=16, learning_rate=0.01)
     folder = jobs.create(cfg, home)
@@ -39,7 +48,8 @@ def test_job_in_process_trains_evaluates_and_stores(home) -> None:
     assert record.meta["evaluation"]["kind"] == "classification"
     assert sum(map(sum, record.meta["evaluation"]["confusion_matrix"])) == 30
     assert record.meta["preprocessing"]["kind"] == "tabular" and record.meta["class_names"][0] == "setosa"
-    assert (folder / "logs").is_dir() and any((folder / "logs").rglob("*tfevents*"))  # TensorBoard
+    assert _tensorboard_steps(folder / "logs" / "validation", "epoch_loss") == list(range(25))  # TensorBoard, per epoch
+    assert _tensorboard_steps(folder / "logs" / "train", "epoch_accuracy") == list(range(25))
     assert not (folder / "backup").exists()  # BackupAndRestore cleans up after a finished run
     assert jobs.poll(folder.name, home).state == "done"
 
