@@ -53,6 +53,11 @@ def assets_dir() -> Path:
     return Path(os.environ.get("DLCORE_ASSETS") or ASSETS_DIR)
 
 
+def is_file_ref(ref: str) -> bool:
+    """Whether a base reference names a ``.keras`` file (else a stored model id or a ``keras:`` backbone)."""
+    return ref.endswith(".keras") or os.sep in ref or "/" in ref
+
+
 def is_shipped(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is one of the bases that ship in ``assets/`` (trusted: built by ``assets/make_base.py``)."""
     path = Path(path).resolve()
@@ -76,7 +81,7 @@ def load_base(ref: str, root: str | os.PathLike[str] | None = None) -> Base:
     if ref.startswith(backbones.PREFIX):
         model, meta = backbones.load_backbone(ref, root)
         return Base(model, ref, f"{meta['arch']} ({meta['weights_file']})", meta)
-    if ref.endswith(".keras") or os.sep in ref or "/" in ref:
+    if is_file_ref(ref):
         from dlcore.importer import check_isolated, check_shapes, describe, load_checked
 
         path = Path(ref)
@@ -352,7 +357,7 @@ def evaluate_before_after(config: TrainConfig, model: Any, dataset: Dataset) -> 
     from dlcore.evaluation import evaluate
 
     plan = seeded_plan(config, dataset)
-    store_id = None if ("/" in plan.base.ref or plan.base.ref.startswith("keras:")) else plan.base.ref
+    store_id = None if (is_file_ref(plan.base.ref) or plan.base.ref.startswith("keras:")) else plan.base.ref
     return {**evaluate(model, dataset), "before": evaluate(plan.model, dataset),
             "finetune": {"base": config.finetune.base, "base_id": store_id, "base_label": plan.base.label,
                          "base_data": (plan.base.meta.get("dataset") or {}).get("name"), "head": plan.head,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any
@@ -41,21 +40,17 @@ def _config(args: argparse.Namespace, base_meta: dict[str, Any]):
         mixed_precision=args.mixed_precision, distribute=args.distribute, train_limit=args.train_limit)
 
 
-def _is_file(ref: str) -> bool:
-    return ref.endswith(".keras") or os.sep in ref or "/" in ref
-
-
 def run(args: argparse.Namespace) -> int:
     from dlcore import jobs
     from dlcore.data import load_dataset
-    from dlcore.finetune import build_plan, is_shipped
+    from dlcore.finetune import build_plan, is_file_ref, is_shipped
     from dlcore.progress import EpochBar
     from dlcore.store import ModelStore
     from dlcore.training import run_job
 
     t0 = time.perf_counter()
     dataset = load_dataset(args.data, args.target, args.validation_split, args.seed)
-    if _is_file(args.base) and not is_shipped(args.base):
+    if is_file_ref(args.base) and not is_shipped(args.base):
         # An outside file is imported as an upload is (capped check, then the store), once; the job then
         # fine-tunes the stored copy rather than loading the untrusted file again in its worker.
         from dlcore.importer import import_model
