@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from dlcore import device
-from dlcore.checkpoint import EpochCheckpoint
+from dlcore.checkpoint import EpochCheckpoint, saved_epoch
 from dlcore.data import load_dataset
 from dlcore.data.dataset import Dataset
 from dlcore.data.subset import limit_train
@@ -27,6 +27,9 @@ from dlcore.models.spec import GENERATIVE
 from dlcore.store import ModelStore
 from dlcore.jobs import CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
 from dlcore.workspace import read_json
+
+BACKUP_DIR = "backup"  # in the job folder: the per-epoch checkpoint a killed job resumes from
+
 
 class JobMonitor(keras.callbacks.Callback):
     """Writes one metrics line an epoch, keeps ``status.json`` current, obeys the stop file, and keeps the
@@ -44,7 +47,9 @@ class JobMonitor(keras.callbacks.Callback):
         self._durations: list[float] = []
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        start = int(getattr(self.model, "_initial_epoch", None) or 0)  # set by BackupAndRestore on resume
+        # The epoch a resumed job starts after: the checkpoint's, read from the file because this callback
+        # runs before the checkpoint's own (see ``_callbacks``). Rows past it are dropped: they are redone.
+        start = saved_epoch(self.folder / BACKUP_DIR)
         kept = [r for r in read_metrics(self.folder) if int(r.get("epoch", 0)) <= start]
         text = "".join(json.dumps(r) + "\n" for r in kept)
         (self.folder / METRICS_FILE).write_text(text, encoding="utf-8")
@@ -111,10 +116,13 @@ class _TerminateOnNaN(keras.callbacks.TerminateOnNaN):
 
 
 def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[keras.callbacks.Callback]:
+    # The monitor comes before the checkpoint: an epoch's metrics row is written before the checkpoint says
+    # the epoch is done, so a kill between the two redoes the epoch (its row is dropped on resume) instead of
+    # resuming past an epoch that has no row.
     cbs: list[keras.callbacks.Callback] = [
-        EpochCheckpoint(folder / "backup"),
-        _TerminateOnNaN(),
         monitor,
+        EpochCheckpoint(folder / BACKUP_DIR),
+        _TerminateOnNaN(),
         _EpochTensorBoard(str(folder / "logs")),
     ]
     if config.early_stopping > 0:
@@ -122,7 +130,7 @@ def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[k
     if config.finetune is not None:  # its second phase must act before BackupAndRestore restores a resumed job
         from dlcore.finetune import phase_callbacks
 
-        cbs = [*phase_callbacks(config, folder / "backup"), *cbs]
+        cbs = [*phase_callbacks(config, folder / BACKUP_DIR), *cbs]
     if config.model.arch in GENERATIVE:  # the per-epoch sample grid, and a stop on any non-finite value
         from dlcore.generative.train import job_callbacks
 

@@ -127,3 +127,27 @@ def test_progress_fraction() -> None:
     s = jobs.JobStatus(job_id="j", folder=None, state="running", epoch=2, epochs=4, step=5, steps=10)  # type: ignore[arg-type]
     assert s.progress == pytest.approx(0.625)
     assert jobs.JobStatus(job_id="j", folder=None, state="done", epoch=4, epochs=4).progress == 1.0  # type: ignore[arg-type]
+
+
+def test_the_checkpoint_never_gets_ahead_of_the_metrics_and_a_kill_between_redoes_the_epoch_once(home, monkeypatch) -> None:
+    from dlcore.checkpoint import EpochCheckpoint
+
+    cfg = TrainConfig(data="iris", model=ModelSpec(units=(8,)), epochs=5, batch_size=16)
+    folder = jobs.create(cfg, home)
+    save, seen, crashed = EpochCheckpoint._save_model, [], []
+
+    def checked_save(self) -> None:  # when the checkpoint is about to say "N epochs done"
+        seen.append((self._current_epoch, max(r["epoch"] for r in jobs.read_metrics(folder))))
+        if self._current_epoch == 3 and not crashed:  # killed after epoch 3's row, before its checkpoint
+            crashed.append(True)
+            raise KeyboardInterrupt
+        save(self)
+
+    monkeypatch.setattr(EpochCheckpoint, "_save_model", checked_save)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(folder)
+    assert jobs.poll(folder.name, home).state == "interrupted"
+    status = run_job(folder)
+    assert status["state"] == "done", status
+    assert [r["epoch"] for r in jobs.metrics(folder.name, home)] == [1, 2, 3, 4, 5]  # epoch 3 redone, kept once
+    assert all(epoch == row for epoch, row in seen), seen  # the row of epoch N is on disk before its checkpoint
