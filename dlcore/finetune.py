@@ -340,15 +340,10 @@ def save_before(model: Any, folder: Path) -> None:
 
 def load_before(job_folder: Path) -> Any | None:
     """The model a fine-tuning job started from (``save_before``), or None for jobs that did not keep it."""
-    path = Path(job_folder) / BEFORE_FILE
-    if not path.is_file():
-        return None
-    import dlcore.generative  # noqa: F401  the project's own registered classes
+    from dlcore.importer import load_checked
 
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:
-        raise ModelError(f"the base as the job started ({path}) could not be loaded ({type(exc).__name__}: {exc})") from exc
+    path = Path(job_folder) / BEFORE_FILE
+    return load_checked(path, f"the base as job {Path(job_folder).name} started") if path.is_file() else None
 
 
 def evaluate_before_after(config: TrainConfig, model: Any, dataset: Dataset) -> dict[str, Any]:

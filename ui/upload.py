@@ -15,7 +15,7 @@ from dlcore.data.columns import action, categories
 from dlcore.data.limits import Limits
 from dlcore.data.readers import RawUpload, read_bytes
 from dlcore.data.stored import DatasetStore
-from dlcore.data.upload import Choices, Preview, understand
+from dlcore.data.upload import Choices, Preview, array_modality, understand
 from dlcore.errors import DlcoreError
 from ui.cache import workspace
 
@@ -59,8 +59,8 @@ def choose(raw: RawUpload, key: str) -> Choices:
         if raw.x is not None and raw.x.ndim == 3:  # (n, a, b): grey images or sequences, the user says which
             _, a, b = raw.x.shape
             options = {"image": f"grey images, {a} x {b} pixels", "sequence": f"sequences, {a} steps of {b} features"}
-            start = 0 if min(a, b) >= 8 else 1  # what is inferred without a choice
-            read_as = st.radio("Read x as", list(options), index=start, format_func=options.get, horizontal=True,
+            inferred = array_modality(raw.x)  # what is read without a choice
+            read_as = st.radio("Read x as", list(options), index=list(options).index(inferred), format_func=options.get, horizontal=True,
                                key=f"read_as_{key}", help="images train CNNs; sequences train the rnn and "
                                "transformer models step by step")
             choices = Choices(target=None, task=choices.task, read_as=read_as)

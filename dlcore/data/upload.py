@@ -276,7 +276,7 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
 READ_AS = ("image", "sequence")
 
 
-def _array_modality(x: np.ndarray, read_as: str | None = None) -> str:
+def array_modality(x: np.ndarray, read_as: str | None = None) -> str:
     """Images, sequences or a table, from the shape of ``x``. Arrays shaped (n, a, b) are ambiguous: grey
     images when both sides are at least 8 unless ``read_as`` says "sequence" (a steps of b features)."""
     if read_as is not None and read_as not in READ_AS:
@@ -303,7 +303,7 @@ def understand(raw: RawUpload, choices: Choices | None = None, validation_split:
             raise DataError("images are labelled by their folder, so the task is classification")
         target = "class folder" if raw.kind == "images" else "y"
         task, keep, y, classes, warnings = _target(pd.Series(raw.labels), target, choices.task)
-        modality = "image" if raw.kind == "images" else _array_modality(raw.x, choices.read_as)
+        modality = "image" if raw.kind == "images" else array_modality(raw.x, choices.read_as)
         preview = Preview(raw, raw.kind, modality, task, target, keep, y, classes, (), tuple(warnings))
     validate.check_split(preview.n_rows, len(preview.class_names), validation_split)
     return preview
