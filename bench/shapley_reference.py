@@ -5,8 +5,8 @@ features (2**16 coalitions x background rows model evaluations).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import factorial
-from typing import Callable
 
 import numpy as np
 

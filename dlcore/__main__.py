@@ -8,7 +8,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-from typing import Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 from dlcore import __version__  # noqa: E402
 from dlcore.cli import fail, quiet_import_tensorflow  # noqa: E402

@@ -9,8 +9,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,10 +23,10 @@ from dlcore.data.dataset import Dataset
 from dlcore.data.subset import limit_train
 from dlcore.errors import DlcoreError
 from dlcore.evaluation import evaluate
+from dlcore.jobs import CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
 from dlcore.models import TrainConfig, build_model, compile_model
 from dlcore.models.spec import GENERATIVE
 from dlcore.store import ModelStore
-from dlcore.jobs import CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
 from dlcore.workspace import read_json
 
 BACKUP_DIR = "backup"  # in the job folder: the per-epoch checkpoint a killed job resumes from

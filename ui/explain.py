@@ -6,7 +6,8 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st

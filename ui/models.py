@@ -1,7 +1,7 @@
 """The model list: one row per stored model, filters, and the side-by-side comparison of several."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st

@@ -1,7 +1,8 @@
 """The quality report of a generative model (stored as its evaluation): scores and their figures."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 

@@ -8,8 +8,15 @@ import streamlit as st
 from dlcore.data import Dataset, list_builtin
 from dlcore.data.stored import DatasetStore
 from dlcore.errors import DlcoreError
-from dlcore.models import (ACTIVATIONS, CELLS, OPTIMIZERS, ModelSpec, TrainConfig, architectures_for,
-                           default_architecture)
+from dlcore.models import (
+    ACTIVATIONS,
+    CELLS,
+    OPTIMIZERS,
+    ModelSpec,
+    TrainConfig,
+    architectures_for,
+    default_architecture,
+)
 from ui.cache import workspace
 
 

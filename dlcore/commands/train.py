@@ -11,7 +11,6 @@ from dlcore.cli import add_json_flag, emit
 from dlcore.errors import DlcoreError
 from dlcore.models.spec import ACTIVATIONS, CELLS, OPTIMIZERS, ModelSpec, TrainConfig
 
-
 # dense units and conv filters when not given: the generative models have their own proven sizes
 LAYER_DEFAULTS = {"cnn": ((64, 32), (16, 32)), "vae": ((128,), (32, 64)), "gan": ((), (32, 64))}
 

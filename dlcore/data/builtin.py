@@ -1,8 +1,8 @@
 """Built-in data sets. All offline: scikit-learn's bundled tables and images, and generated shapes."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

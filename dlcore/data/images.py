@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -46,7 +46,7 @@ class Limits:
     max_ratio: int = _DEFAULTS["max_ratio"]
 
     @classmethod
-    def from_env(cls) -> "Limits":
+    def from_env(cls) -> Limits:
         """The caps, each overridable by its ``DLCORE_MAX_*`` environment variable (a positive number)."""
         values = {}
         for attr, var, _, unit in _VARIABLES:

@@ -8,8 +8,9 @@ the Data page reports and what the model receives are computed by the same code.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,11 +40,11 @@ class Preprocessing:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def identity(cls) -> "Preprocessing":
+    def identity(cls) -> Preprocessing:
         return cls("identity", {})
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "Preprocessing":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Preprocessing:
         if not data:
             return cls.identity()
         return cls(str(data.get("kind", "identity")), dict(data.get("params", {})))

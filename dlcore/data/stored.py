@@ -10,9 +10,10 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from dlcore.data.builtin import builtin_names
 from dlcore.data.dataset import Dataset

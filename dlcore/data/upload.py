@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dlcore.data import validate
 from dlcore.data.builtin import _split
-from dlcore.data.columns import (PARSE_SHARE, TARGET_NAMES, ColumnInfo, action, copies_classes, copies_numbers,
-                                 infer_column, infer_task)
+from dlcore.data.columns import (
+    PARSE_SHARE,
+    TARGET_NAMES,
+    ColumnInfo,
+    action,
+    copies_classes,
+    copies_numbers,
+    infer_column,
+    infer_task,
+)
 from dlcore.data.dataset import Dataset
 from dlcore.data.preprocess import Preprocessing, as_number, as_text, fit_numeric, fit_tabular
 from dlcore.data.readers import RawUpload, read_path
@@ -47,7 +56,7 @@ class Choices:
                 "read_as": self.read_as}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "Choices":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Choices:
         data = dict(data or {})
         exclude = data.get("exclude")
         return cls(target=data.get("target"), task=data.get("task"),

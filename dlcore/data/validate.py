@@ -10,8 +10,8 @@ import math
 import re
 import stat
 import zipfile
+from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import Sequence
 
 import numpy as np
 

@@ -8,7 +8,8 @@ fast ``predict_fn``; text models (strings in) get LIME only, each text's words b
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -73,7 +73,7 @@ class Attribution:
         if len(self.feature_names) not in (int(np.prod(shape)), pixels) or len(self.class_names) != self.n_outputs:
             raise ValueError("one feature name per input value (or pixel) and one class name per output are needed")
 
-    def row(self, i: int) -> "Attribution":
+    def row(self, i: int) -> Attribution:
         """Row ``i`` alone, as a one-row Attribution (the figures draw row 0); a text keeps only its own words."""
         pick = slice(int(i), int(i) + 1)
         if not 0 <= int(i) < self.n_rows:

@@ -7,7 +7,8 @@ Uploaded images are size-capped before they are decoded and never unpickled.
 from __future__ import annotations
 
 import io
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

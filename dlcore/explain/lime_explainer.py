@@ -5,8 +5,8 @@ images, and a fresh seed per explained row, so the same call always gives the sa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

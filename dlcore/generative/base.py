@@ -1,7 +1,8 @@
 """What the VAE and the GAN share: shapes, the class given as a one-hot vector, noise and loss trackers."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import tensorflow as tf

@@ -5,7 +5,8 @@ under ``safe_mode=True`` with nothing but the two registered model classes.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 

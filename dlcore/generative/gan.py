@@ -11,7 +11,8 @@ images (``real_score``, ``fake_score``).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import tensorflow as tf

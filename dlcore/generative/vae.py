@@ -7,7 +7,8 @@ N(0, I); both parts are logged every epoch (``reconstruction_loss``, ``kl_loss``
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import tensorflow as tf

@@ -28,7 +28,7 @@ def default_architecture(modality: str) -> str:
     return DEFAULT_ARCHITECTURE.get(modality, "mlp")
 
 
-def build_model(spec: ModelSpec, dataset: "Dataset") -> "keras.Model":
+def build_model(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     """Build an uncompiled Keras model for ``dataset`` (imports Keras)."""
     from dlcore.models.builders import build_model as _build
 

@@ -6,7 +6,7 @@ Outputs follow the task: softmax over classes, or one unit rescaled to the targe
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np

@@ -12,8 +12,7 @@ import keras
 
 from dlcore.data.dataset import Dataset
 from dlcore.errors import ModelError
-from dlcore.models.builders import (TEXT_LENGTH, _regularizer, dense_head, embed_words, register, text_tokens,
-                                    word_flags)
+from dlcore.models.builders import TEXT_LENGTH, _regularizer, dense_head, embed_words, register, text_tokens, word_flags
 from dlcore.models.spec import ModelSpec
 
 # input rank (without the batch axis) each modality must have

@@ -1,8 +1,9 @@
 """What a model and its training run are made of, as frozen, JSON-round-trippable configs."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from dlcore.errors import ModelError
 
@@ -132,7 +133,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Rebuild a config, ignoring unknown keys (configs written by newer versions still load)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}

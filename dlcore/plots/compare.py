@@ -1,7 +1,8 @@
 """Figures that compare models: training curves overlaid, and scores before and after fine-tuning."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

@@ -1,7 +1,7 @@
 """Figures that show a data set: class balance, sample images per class, feature distributions."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go

@@ -4,7 +4,8 @@ native Plotly (and lime's highlighted text). Red pushes the output up, blue push
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

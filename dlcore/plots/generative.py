@@ -1,7 +1,8 @@
 """Figures of generative models: image grids and strips, the latent map, and the quality report."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

@@ -1,7 +1,8 @@
 """Figures of a training run: curves per epoch, and held-out evaluation."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

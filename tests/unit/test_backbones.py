@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from dlcore import backbones
-from dlcore.data.subset import limit_train
 from dlcore.data import load_builtin
+from dlcore.data.subset import limit_train
 from dlcore.errors import ModelError
 from dlcore.finetune import build_plan, load_base
 from dlcore.models.spec import FineTuneSpec

@@ -4,7 +4,6 @@ in one line; and a text model is fine-tuned only on texts."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

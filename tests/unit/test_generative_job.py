@@ -71,7 +71,7 @@ def test_cli_sample_writes_npz_and_png(arch: str, trained: dict, tmp_path: Path,
     model_id = trained[arch]["model_id"]
     npz, png = tmp_path / "s.npz", tmp_path / "s.png"
     assert main(["sample", "--model", model_id, "-n", "20", "--seed", "5", "--out", str(npz), "--json"]) == 0
-    assert f'"n": 20' in capsys.readouterr().out.strip().splitlines()[-1]
+    assert '"n": 20' in capsys.readouterr().out.strip().splitlines()[-1]
     with np.load(npz, allow_pickle=False) as data:
         x = data["x"]
         assert x.shape == (20, 8, 8, 1) and x.dtype == np.float32 and 0.0 <= x.min() <= x.max() <= 1.0

@@ -31,7 +31,7 @@ class PeakRss:
     """This process's resident memory sampled every 5 ms while the block runs: ``grew`` is the peak minus
     the start, in MiB."""
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.start, self.peak, self._stop = _rss_mb(), 0.0, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()

@@ -11,8 +11,7 @@ import pytest
 from dlcore.data import load_builtin
 from dlcore.data.upload import load_file
 from dlcore.errors import ModelError
-from dlcore.models import (ModelSpec, TrainConfig, architectures_for, build_model, compile_model,
-                           default_architecture)
+from dlcore.models import ModelSpec, TrainConfig, architectures_for, build_model, compile_model, default_architecture
 from dlcore.safe_import import check_model_file
 
 SEQUENCE_ARCHS = ("rnn", "transformer")
