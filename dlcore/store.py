@@ -11,26 +11,27 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from dlcore import __version__
 from dlcore.errors import ModelError
-from dlcore.models.spec import GENERATIVE
+from dlcore.record import ModelMeta
 from dlcore.workspace import atomic_replace_file, atomic_write_json, home, new_id, read_json
 
 MODEL_FILE = "model.keras"
 META_FILE = "meta.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ModelRecord:
-    """One stored model as listed: its id, folder and metadata."""
+    """One stored model as listed: its id, folder and typed metadata (``dlcore.record.ModelMeta``)."""
 
     model_id: str
     path: Path
-    meta: Mapping[str, Any]
+    meta: ModelMeta
 
     @property
     def model_file(self) -> Path:
@@ -39,7 +40,7 @@ class ModelRecord:
     @property
     def generative(self) -> bool:
         """Whether this is a VAE or GAN: it draws images and makes no predictions to explain or fine-tune."""
-        return self.meta.get("arch") in GENERATIVE
+        return self.meta.generative
 
 
 def library_versions() -> dict[str, str]:
@@ -64,8 +65,10 @@ class ModelStore:
             raise ModelError(f"invalid model id {model_id!r}")
         return self.root / model_id
 
-    def save(self, model: Any, meta: Mapping[str, Any], model_id: str | None = None) -> ModelRecord:
-        """Save ``model`` with ``meta``; a new id unless ``model_id`` names one to overwrite."""
+    def save(self, model: Any, meta: ModelMeta | Mapping[str, Any], model_id: str | None = None) -> ModelRecord:
+        """Save ``model`` with ``meta`` (a record, or a ``meta.json``-shaped mapping read as one); a new id
+        unless ``model_id`` names one to overwrite."""
+        meta = meta if isinstance(meta, ModelMeta) else ModelMeta.from_dict(meta)
         model_id = model_id or new_id("m-")
         folder = self.path(model_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -76,18 +79,17 @@ class ModelStore:
             atomic_replace_file(tmp, folder / MODEL_FILE)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        full = {"id": model_id, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "params": int(model.count_params()), "versions": library_versions(), **dict(meta)}
-        full["id"] = model_id
-        atomic_write_json(folder / META_FILE, full)
+        full = meta.stored(model_id, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), int(model.count_params()),
+                           library_versions())
+        atomic_write_json(folder / META_FILE, full.to_dict())
         return ModelRecord(model_id, folder, full)
 
     def get(self, model_id: str) -> ModelRecord:
         folder = self.path(model_id)
         meta = read_json(folder / META_FILE)
-        if meta is None or not (folder / MODEL_FILE).is_file():
+        if not isinstance(meta, dict) or not (folder / MODEL_FILE).is_file():
             raise ModelError(f"no model {model_id!r} in {self.root}; `python -m dlcore models` lists them")
-        return ModelRecord(model_id, folder, meta)
+        return ModelRecord(model_id, folder, _read(meta, model_id))
 
     def list(self) -> list[ModelRecord]:
         """Complete models, newest first."""
@@ -97,8 +99,11 @@ class ModelStore:
                 continue
             meta = read_json(folder / META_FILE)
             if isinstance(meta, dict) and (folder / MODEL_FILE).is_file():
-                records.append(ModelRecord(folder.name, folder, meta))
-        return sorted(records, key=lambda r: (str(r.meta.get("created", "")), r.model_id), reverse=True)
+                try:
+                    records.append(ModelRecord(folder.name, folder, _read(meta, folder.name)))
+                except ModelError:  # metadata this version cannot read: not listed (``get`` says why)
+                    continue
+        return sorted(records, key=lambda r: (r.meta.created, r.model_id), reverse=True)
 
     def load(self, model_id: str, compile: bool = False) -> Any:
         """Load a stored model with Keras' ``safe_mode=True`` (no arbitrary code in the file runs)."""
@@ -118,3 +123,10 @@ class ModelStore:
         folder = self.get(model_id).path
         (folder / META_FILE).unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read(meta: Mapping[str, Any], model_id: str) -> ModelMeta:
+    """A ``meta.json`` as a record whose id is its folder's name."""
+    from dataclasses import replace
+
+    return replace(ModelMeta.from_dict(meta), model_id=model_id)
