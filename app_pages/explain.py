@@ -5,7 +5,7 @@ import streamlit as st
 
 from dlcore import plots
 from dlcore.errors import DlcoreError
-from dlcore.explain.trust import assess
+from dlcore.explain.service import predictions
 from ui import explain as ux
 from ui.cache import store
 
@@ -17,8 +17,7 @@ if not records:
     st.stop()
 ux.warm_up_shap()
 by_id = {r.model_id: r for r in records}
-model_id = st.selectbox("Model", list(by_id), key="explain_model",
-                        format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}")
+model_id = st.selectbox("Model", list(by_id), key="explain_model", format_func=lambda i: f"{i} · {by_id[i].meta.name}")
 record = by_id[model_id]
 try:
     model, ds = ux.model_and_data(record)
@@ -39,28 +38,27 @@ stable = c3.checkbox("Stability check", value=True, key="explain_stable",
                      help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")
 samples = ux.sample_options(ds)
 
-outputs = ux.predict(model, x)
-classes = ux.class_names(record, ds) or ("prediction",)
-if note := ux.naming_note(record, ds):
+outputs = predictions(model, x)[0]
+classes = record.meta.output_names(ds.class_names) or ("prediction",)  # the model's own names, or the data set's
+if note := record.meta.naming_note(ds.name, ds.class_names):
     st.warning(note)
 predicted = int(outputs.argmax())
-cls = st.selectbox("Class explained", range(len(classes)), index=predicted, key=f"explain_class_{model_id}_{ux.input_key(x)}",
+cls = st.selectbox("Class explained", range(len(classes)), index=predicted,
+                   key=f"explain_class_{model_id}_{ux.input_key(x)}",
                    format_func=lambda k: classes[k] + (" (predicted)" if k == predicted else ""))
 st.markdown(f"**{label}**: the model predicts **{classes[predicted]}** ({outputs[predicted]:.3f}).")
 st.plotly_chart(plots.prediction_bar(outputs, classes, cls), key="explain_outputs")
 
 methods = ["shap", "lime"] if choice == "Both" else [choice.lower()]
-masks = None if index is None or ds.masks_val is None else ds.masks_val[index:index + 1]
 for column, method in zip(st.columns(len(methods)), methods):
     with column:
         st.subheader(method.upper())
-        got = ux.explain_input(record, model, ds, x, method, seed, stable, samples[method])
+        got = ux.explain_input(record, model, ds, x, method, seed, stable, samples[method], index)
         if got is None:
             continue
-        attr, reruns = got
-        ux.method_view(attr, cls, f"explain_{method}")
+        ux.method_view(got.attribution, cls, f"explain_{method}")
         st.markdown("**How far to trust it**")
-        ux.trust_table(assess(attr, cls, reruns, masks))
+        ux.trust_table(got.trust_for(cls))  # with the object masks of a validation row, where the data set has them
 
 if ds.modality == "tabular":
     st.subheader("Global views")

@@ -22,7 +22,8 @@ with right:
     data_ref = dataset_picker("ft_data", "New data", default="shapes_outline")
     c1, c2 = st.columns(2)
     freeze = c1.number_input("Freeze the first N layers", -1, 10_000, -1, key="ft_freeze",
-                             help="-1 freezes every layer below the head; frozen batch-norm layers run in inference mode")
+                             help="-1 freezes every layer below the head; "
+                                  "frozen batch-norm layers run in inference mode")
     head = c2.selectbox("Head", HEAD_MODES, key="ft_head",
                         help="auto: replaced when the classes or output size differ; replace: always; keep: never")
 
@@ -47,7 +48,8 @@ if not tuned:
     st.stop()
 ids = [j.job_id for j in tuned]
 wanted = st.session_state.get("ft_job") or ids[0]
-labels = {j.job_id: f"{j.job_id} · {j.config.get('name') or j.config['finetune'].get('base')} · {j.state}" for j in tuned}
+labels = {j.job_id: f"{j.job_id} · {j.config.get('name') or j.config['finetune'].get('base')} · {j.state}"
+          for j in tuned}
 job_id = st.selectbox("Job", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
 st.session_state["ft_job"] = job_id
 job_view(job_id)

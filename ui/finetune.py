@@ -1,4 +1,5 @@
-"""Fine-tune page pieces: choosing a base, the adaptation plan, the job form, and before/after results."""
+"""Fine-tune page pieces: choosing a base, the adaptation plan, the job form, and before/after results (the
+explanations through ``dlcore.explain.service``, as on the Explain page)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,9 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import backbones, plots
-from dlcore.errors import DlcoreError
+from dlcore.errors import DlcoreError, ModelError
+from dlcore.explain.service import Request, cost, explain_record
+from dlcore.explain.views import before_after_method, compare_row
 from dlcore.finetune import Plan, build_plan, finetune_config, layer_table, seeded_plan, shipped_bases
 from dlcore.models.spec import TrainConfig
+from dlcore.record import ModelMeta
 from dlcore.store import ModelRecord
 from ui import explain as ux
 from ui.cache import dataset, model, store, workspace
@@ -18,31 +22,33 @@ from ui.imports import import_widget
 SOURCES = ("Shipped base", "Stored model", "Upload a .keras file", "Keras backbone")
 
 
-def base_picker() -> tuple[str | None, dict[str, Any]]:
-    """Where the base comes from; returns its reference (path, model id or ``keras:...``) and metadata."""
+def base_picker() -> tuple[str | None, ModelMeta | None]:
+    """Where the base comes from; returns its reference (path, model id or ``keras:...``) and typed record."""
     source = st.radio("Base model", SOURCES, horizontal=True, key="ft_source")
     if source == "Shipped base":
-        bases = {b["path"]: b for b in shipped_bases()}
-        path = st.selectbox("Shipped base", list(bases), format_func=lambda p: bases[p]["name"]) if bases else None
-        if path:
-            meta = bases[path]["meta"]
-            st.caption(f"Trained on `{meta.get('config', {}).get('data', '?')}` by `{meta.get('made_by', '')}`; "
-                       f"validation accuracy {meta.get('metrics', {}).get('val_accuracy', float('nan')):.3f}.")
-        return path, (bases[path]["meta"] if path else {})
+        bases = {b.path: b for b in shipped_bases()}
+        path = st.selectbox("Shipped base", list(bases), format_func=lambda p: bases[p].name) if bases else None
+        if not path:
+            return None, None
+        meta = bases[path].meta
+        trained_on = meta.config.data if meta.config is not None else "?"
+        st.caption(f"Trained on `{trained_on}` by `{meta.extra.get('made_by', '')}`; "
+                   f"validation accuracy {meta.metrics.get('val_accuracy', float('nan')):.3f}.")
+        return path, meta
     if source == "Stored model":
         records = {r.model_id: r for r in store().list() if not r.generative}  # a VAE or GAN has no head to adapt
         if not records:
             st.info("No stored classifiers or regressors yet: train one on the Train page, or upload one.")
-            return None, {}
-        model_id = st.selectbox("Stored model", list(records), format_func=lambda i: f"{i} · {records[i].meta.get('name', '')}")
-        return model_id, dict(records[model_id].meta)
+            return None, None
+        model_id = st.selectbox("Stored model", list(records), format_func=lambda i: f"{i} · {records[i].meta.name}")
+        return model_id, records[model_id].meta
     if source == "Upload a .keras file":
         model_id = import_widget("ft_upload")
-        return (model_id, dict(store().get(model_id).meta)) if model_id else (None, {})
+        return (model_id, store().get(model_id).meta) if model_id else (None, None)
     return _backbone_picker()
 
 
-def _backbone_picker() -> tuple[str | None, dict[str, Any]]:
+def _backbone_picker() -> tuple[str | None, ModelMeta | None]:
     found = backbones.available(workspace())
     if not found:
         st.info("No backbone weights on this machine, and nothing is downloaded. Upload the weights file Keras "
@@ -57,11 +63,12 @@ def _backbone_picker() -> tuple[str | None, dict[str, Any]]:
                 st.rerun()
             except DlcoreError as exc:
                 st.error(str(exc))
-        return None, {}
+        return None, None
     refs = {b["ref"]: b for b in found}
     ref = st.selectbox("Backbone", list(refs), format_func=lambda r: f"{refs[r]['name']} (alpha {refs[r]['alpha']}, "
                        f"{refs[r]['size']}x{refs[r]['size']})")
-    return ref, {"arch": refs[ref]["name"], "name": refs[ref]["name"]}
+    name = str(refs[ref]["name"])
+    return ref, ModelMeta(arch=name, name=name)
 
 
 @st.cache_resource(show_spinner="Adapting the base to the data...", max_entries=6)
@@ -81,7 +88,7 @@ def plan_view(plan: Plan) -> None:
     st.dataframe(table, hide_index=True, height=min(740, 38 + 35 * len(table)))
 
 
-def finetune_form(ref: str, data: str, meta: dict[str, Any], head: str, freeze: int) -> TrainConfig | None:
+def finetune_form(ref: str, data: str, meta: ModelMeta | None, head: str, freeze: int) -> TrainConfig | None:
     """Training settings for the job, with the optional second phase; a config when Start is pressed."""
     with st.form("finetune_form"):
         c1, c2, c3 = st.columns(3)
@@ -100,9 +107,10 @@ def finetune_form(ref: str, data: str, meta: dict[str, Any], head: str, freeze: 
             return None
     second = int(fine_epochs) if two else 0
     try:
-        return finetune_config(ref, data, base_meta=meta, head=head, freeze=int(freeze), epochs=int(epochs) + second,
-                               learning_rate=float(lr), batch_size=int(batch), train_limit=int(limit), seed=int(seed),
-                               name=name.strip(), unfreeze=int(unfreeze) if two else 0, fine_epochs=second,
+        return finetune_config(ref, data, base_meta=meta, head=head, freeze=int(freeze),
+                               epochs=int(epochs) + second, learning_rate=float(lr), batch_size=int(batch),
+                               train_limit=int(limit), seed=int(seed), name=name.strip(),
+                               unfreeze=int(unfreeze) if two else 0, fine_epochs=second,
                                fine_learning_rate=float(fine_lr))
     except DlcoreError as exc:
         st.error(str(exc))
@@ -111,14 +119,16 @@ def finetune_form(ref: str, data: str, meta: dict[str, Any], head: str, freeze: 
 
 def before_after_view(record: ModelRecord) -> None:
     """The base before and the tuned model after, side by side on the same validation split."""
-    ev = record.meta.get("evaluation") or {}
-    before, tune = ev.get("before"), ev.get("finetune") or {}
+    meta = record.meta
+    ev, tune = meta.evaluation, meta.finetune_report
+    before = ev.get("before")
     if not before:
         return
     st.subheader("Before and after fine-tuning")
     st.caption(f"Base: {tune.get('base_label', '?')}; {tune.get('notes', [''])[0]}. Both on the validation split "
-               f"of `{(record.meta.get('dataset') or {}).get('name', '?')}`.")
-    st.plotly_chart(plots.before_after(before, ev, ("before (base)", "after (fine-tuned)")), key=f"ba_{record.model_id}")
+               f"of `{meta.data_name or '?'}`.")
+    st.plotly_chart(plots.before_after(before, ev, ("before (base)", "after (fine-tuned)")),
+                    key=f"ba_{record.model_id}")
     left, right = st.columns(2)
     for col, label, report in ((left, "Before", before), (right, "After", ev)):
         if report.get("kind") == "classification":
@@ -127,7 +137,7 @@ def before_after_view(record: ModelRecord) -> None:
             fig = plots.predicted_vs_true(report["y_true"], report["y_pred"])
         fig.update_layout(title=f"{label}: {fig.layout.title.text}")
         col.plotly_chart(fig, key=f"ba_{label}_{record.model_id}")
-    if record.meta.get("config"):
+    if meta.config is not None:
         explanations_before_after(record)
 
 
@@ -139,53 +149,49 @@ def _base_as_started(model_id: str, created: str, root: str) -> Any:
 
     meta = store().get(model_id).meta
     try:
-        folder = job_folder(str(meta.get("job") or ""), root)
+        folder = job_folder(meta.job or "", root)
     except DlcoreError:  # the job folder is gone
         folder = None
     kept = load_before(folder) if folder is not None else None
     if kept is not None:
         return kept
-    config = TrainConfig.from_dict(meta["config"])
-    return seeded_plan(config, dataset(config.data, config.target, config.validation_split, config.seed), root).model
+    if meta.config is None:
+        raise ModelError(f"model {model_id} has no training config to rebuild its base from")
+    return seeded_plan(meta.config, dataset(*meta.data_key()), root).model
 
 
 def explanations_before_after(record: ModelRecord) -> None:
     """The same validation inputs explained for the base as the job started and for the tuned model, with
-    the same method, seed and background; one chosen row's figures side by side."""
-    from dlcore.explain import estimate, explain
-    from dlcore.explain.trust import stability
-
-    config = TrainConfig.from_dict(record.meta["config"])
-    ds = dataset(config.data, config.target, config.validation_split, config.seed)
-    method = "lime" if ds.modality == "text" else "shap"
+    the same method, seed and background (``dlcore.explain.service``); one chosen row's figures side by side,
+    compared by ``dlcore.explain.views.compare_row``."""
+    meta = record.meta
+    ds = dataset(*meta.data_key())
+    method = before_after_method(ds)
     st.markdown(f"**Explanations before and after** ({method.upper()}, the same seed and background for both)")
     c1, c2, c3 = st.columns(3)
     n = int(c1.number_input("Validation rows explained", 1, min(10, ds.n_val), min(3, ds.n_val), key="ft_xai_rows"))
     seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="ft_xai_seed"))
     try:
-        nets = {"before": _base_as_started(record.model_id, str(record.meta.get("created")), str(workspace())),
+        nets = {"before": _base_as_started(record.model_id, meta.created, str(workspace())),
                 "after": model(record.model_id)}
     except DlcoreError as exc:
         st.info(f"The base cannot be rebuilt to explain it ({exc}).")
         return
-    x, options = ds.x_val[:n], {"target": "all", "feature_names": ds.feature_names, "class_names": ds.class_names or None}
-    attrs = {}
+    x, request = ds.x_val[:n], Request(method, seed=seed, target="all")
+    results = {}
     for label, net in nets.items():
-        plan = estimate(net, x, method, ds.x_train, **options)
-        attrs[label] = ux.explanation((record.model_id, record.meta.get("created"), "finetune", label, n, seed), plan.describe(),
-                                      plan.model_rows, lambda progress, net=net: explain(net, x, method, ds.x_train, seed=seed,
-                                                                                         progress=progress, **options), f"ft_run_{label}")
-    if any(a is None for a in attrs.values()):
+        results[label] = ux.explanation(
+            (record.model_id, meta.created, "finetune", label, n, seed), cost(meta, net, ds, x, request),
+            lambda progress, net=net: explain_record(meta, net, ds, x, request, progress=progress), f"ft_run_{label}")
+    if any(r is None for r in results.values()):
         return
     row = int(c2.selectbox("Row shown", range(n), key="ft_xai_row"))
-    cls = int(ds.y_val[row]) if ds.task == "classification" else 0
-    agree = stability([attrs["before"].row(row), attrs["after"].row(row)], cls)
-    what = f"its true class {ds.class_names[cls]}" if ds.class_names else "the model's output"
-    st.caption(f"Row {row}, explained for {what}. Rank agreement of the two explanations: {agree:.2f} (1: the same "
-               "ranking; lower: fine-tuning changed what the model looks at).")
+    shown = compare_row(results["before"].attribution, results["after"].attribution, ds, row)
+    st.caption(f"Row {row}, explained for {shown.what}. Rank agreement of the two explanations: "
+               f"{shown.agreement:.2f} (1: the same ranking; lower: fine-tuning changed what the model looks at).")
     for column, label in zip(st.columns(2), ("before", "after")):
         with column:
-            one = attrs[label].row(row)
-            st.markdown(f"*{'Before (base)' if label == 'before' else 'After (fine-tuned)'}*: output "
-                        f"{one.predictions[0, cls]:.4g}" + (f" for {ds.class_names[cls]}" if ds.class_names else ""))
-            ux.method_view(one, cls, f"ft_xai_{label}")
+            output = shown.before if label == "before" else shown.after
+            st.markdown(f"*{'Before (base)' if label == 'before' else 'After (fine-tuned)'}*: output {output:.4g}"
+                        + (f" for {shown.class_name}" if shown.class_name is not None else ""))
+            ux.method_view(results[label].attribution.row(row), shown.cls, f"ft_xai_{label}")

@@ -1,13 +1,16 @@
-"""``explain``: SHAP or LIME for one validation input of a stored model."""
+"""``explain``: SHAP or LIME for one validation input of a stored model, through ``dlcore.explain.service``."""
 from __future__ import annotations
 
 import argparse
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlcore.cli import add_json_flag, emit, table
 from dlcore.errors import ExplainError
+
+if TYPE_CHECKING:
+    from dlcore.explain.service import Request
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -44,64 +47,49 @@ def _bar(enabled: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from dlcore.explain import estimate, explain
-    from dlcore.explain.inputs import model_dataset
-    from dlcore.explain.trust import assess, rerun_seeds
+    from dlcore.explain.service import cost, explain_record, training_data, true_label
     from dlcore.store import ModelStore
 
     store = ModelStore()
     record = store.get(args.model)
-    if record.generative:
-        raise ExplainError(f"model {args.model} is a {record.meta['arch'].upper()}: it draws images and makes no "
-                           "predictions to explain; give --model a classifier or regressor (`python -m dlcore models`), "
-                           f"or sample it with `python -m dlcore sample --model {args.model} --out FILE.png`")
-    ds = model_dataset(record.meta, args.data)
+    ds = training_data(record, args.data)  # refuses a VAE or GAN, and an import without --data
     if not 0 <= args.index < ds.n_val:
         raise ExplainError(f"--index {args.index} is outside the validation split; choose 0 to {ds.n_val - 1}")
     model = store.load(args.model)
     x = ds.x_val[args.index:args.index + 1]
-    options = _options(args, ds)
-    plan = estimate(model, x, args.method, ds.x_train, **options)
+    request = _request(args)
     if not args.json:
-        print(plan.describe(), file=sys.stderr)
+        print(cost(record, model, ds, x, request).describe(), file=sys.stderr)
     bar, progress = _bar(not args.json)
     try:
-        attr = explain(model, x, args.method, ds.x_train, seed=args.seed, progress=progress, **options)
+        got = explain_record(record, model, ds, x, request, rows=[args.index], progress=progress)
     finally:
         if bar is not None:
             bar.close()
-    masks = None if ds.masks_val is None else ds.masks_val[args.index:args.index + 1]
-    reruns = rerun_seeds(model, x, attr, ds.x_train, **options) if args.stability else []
-    trust = assess(attr, masks=masks, reruns=reruns)
+    attr, trust = got.attribution, got.trust
     result = {"model_id": args.model, "index": args.index, **attr.to_dict()["rows"][0],
-              **attr.describe(), "feature_names": list(attr.feature_names), "true": _true_label(ds, args.index),
+              **attr.describe(), "feature_names": list(attr.feature_names), "true": true_label(ds, args.index),
               "top_features": attr.top_features(0, k=args.top), "trust": asdict(trust)}
     emit(args, result, lambda r: _human(r, trust))
     return 0
 
 
-def _options(args: argparse.Namespace, ds: Any) -> dict[str, Any]:
-    """The explain() options the command's flags ask for."""
-    options: dict[str, Any] = {"feature_names": ds.feature_names, "class_names": ds.class_names or None,
-                               "target": "predicted" if args.target is None else args.target}
-    if args.method == "shap":
-        options.update(algorithm=args.algorithm, nsamples=args.samples, max_evals=args.samples)
-    else:
-        options.update(num_samples=args.samples)
-    return options
+def _request(args: argparse.Namespace) -> Request:
+    """The explanation the command's flags ask for."""
+    from dlcore.explain.service import Request
 
-
-def _true_label(ds: Any, index: int) -> Any:
-    y = ds.y_val[index]
-    return ds.class_names[int(y)] if ds.class_names else float(y)
+    counts = {"nsamples": args.samples, "max_evals": args.samples} if args.method == "shap" else {
+        "num_samples": args.samples}
+    return Request(args.method, seed=args.seed, target="predicted" if args.target is None else args.target,
+                   algorithm=args.algorithm, stability=args.stability).with_counts(counts)
 
 
 def _human(r: dict[str, Any], trust: Any) -> str:
     head = (f"{r['method'].upper()} ({r['algorithm']}) for validation row {r['index']} of model {r['model_id']}: "
-            f"class {r['class']} (output {r['prediction']:.4g}, true {r['true']}), base value {r['base_value']:.4g}, "
-            f"{r['seconds']:.2f}s, seed {r['seed']}")
-    rows = [{k: (f"{v:+.4g}" if k == "value" else f"{v:.4g}" if isinstance(v, float) else v) for k, v in f.items()}
-            for f in r["top_features"]]
+            f"class {r['class']} (output {r['prediction']:.4g}, true {r['true']}), "
+            f"base value {r['base_value']:.4g}, {r['seconds']:.2f}s, seed {r['seed']}")
+    rows = [{k: (f"{v:+.4g}" if k == "value" else f"{v:.4g}" if isinstance(v, float) else v)
+             for k, v in f.items()} for f in r["top_features"]]
     columns = ["feature", "value", "input"] + (["rule"] if rows and "rule" in rows[0] else [])
     checks = "\n".join(f"{c['check']}: {c['value']}" for c in trust.rows())
     notes = "".join(f"\nnote: {n}" for n in r["notes"])

@@ -3,7 +3,9 @@
 ``x`` and ``background`` are model inputs (after preprocessing), batch first; one input without the
 batch axis is accepted too. Tables (``(n, features)``) get shap's Exact explainer up to 15 features and
 the Permutation explainer above; images get ``GradientExplainer``. LIME uses the lime library with a
-fast ``predict_fn``; text models (strings in) get LIME only, each text's words being its features. Importing this package imports neither TensorFlow nor shap nor lime.
+fast ``predict_fn``; text models (strings in) get LIME only, each text's words being its features.
+``dlcore.explain.service`` explains a stored model (its record, data set and trust figures) with these.
+Importing this package imports neither TensorFlow nor shap nor lime.
 """
 from __future__ import annotations
 
@@ -113,8 +115,8 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
     bg, notes = _background(model, background, method, x, seed, options.get("background_size"))
     predictions = BatchedPredict(model)(x)
     k = predictions.shape[1]
-    plan = make_plan(x, method, k, bg, **{key: v for key, v in options.items() if key not in ("progress", "background_size")},
-                     background_size=None if bg is None else len(bg))
+    given = {key: v for key, v in options.items() if key not in ("progress", "background_size")}
+    plan = make_plan(x, method, k, bg, **given, background_size=None if bg is None else len(bg))
     targets = _targets(target, predictions)
     f = BatchedPredict(model, progress, plan.model_rows, channels=x.shape[-1] if x.ndim == 4 else None,
                        label=f"{method.upper()} ({plan.algorithm})")
@@ -139,7 +141,8 @@ def _background(model: Any, background: Any, method: str, x: np.ndarray, seed: i
     if method == "lime" and x.ndim != 2:
         return None, ()  # LIME on images perturbs the image itself
     if background is None:
-        raise ExplainError(f"{method.upper()} on this input needs background rows; pass background= (e.g. training rows)")
+        raise ExplainError(f"{method.upper()} on this input needs background rows; "
+                           "pass background= (e.g. training rows)")
     full = _as_batch(model, background)
     size = int(size or DEFAULTS["background_size" if method == "shap" else "lime_background_size"])
     bg = summarize_background(full, size, seed)
@@ -198,7 +201,8 @@ def _lime(f: BatchedPredict, x: np.ndarray, bg: np.ndarray | None, plan: Plan, s
             "local_fit": raw.local_fit, "local_pred": raw.local_pred, "rules": raw.rules}
 
 
-def _per_target(values: np.ndarray, base: np.ndarray, targets: np.ndarray, all_outputs: bool) -> tuple[np.ndarray, np.ndarray]:
+def _per_target(values: np.ndarray, base: np.ndarray, targets: np.ndarray,
+                all_outputs: bool) -> tuple[np.ndarray, np.ndarray]:
     """Every output's values and intercepts, or each row's target class only."""
     if all_outputs:
         return values, base

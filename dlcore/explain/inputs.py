@@ -1,8 +1,9 @@
 """A user's own input turned into model input through the model's saved preprocessing.
 
-Only ``Preprocessing.from_dict(meta["preprocessing"]).transform(raw)`` and the model's metadata are used,
-so whatever columns a model's preprocessing knows, a typed row goes through the same steps as training.
-Uploaded images are size-capped before they are decoded and never unpickled.
+Only the stored model's typed record (``dlcore.record.ModelMeta``) and its fitted preprocessing
+(``ModelMeta.preprocessing_steps().transform(raw)``) are used, so whatever columns a model's preprocessing
+knows, a typed row goes through the same steps as training. Uploaded images are size-capped before they are
+decoded and never unpickled. The data set a model was trained on is ``ModelMeta.training_dataset``.
 """
 from __future__ import annotations
 
@@ -12,15 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.data.preprocess import MISSING, Preprocessing
+from dlcore.data.preprocess import MISSING
 from dlcore.errors import ExplainError
+from dlcore.record import ModelMeta
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096
-
-
-def _preprocessing(meta: Mapping[str, Any]) -> Preprocessing:
-    return Preprocessing.from_dict(meta.get("preprocessing"))
 
 
 def _field(col: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,13 +42,13 @@ def _field(col: Mapping[str, Any]) -> dict[str, Any]:
     return field
 
 
-def row_fields(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+def row_fields(meta: ModelMeta) -> list[dict[str, Any]]:
     """The raw columns a typed row needs, each with a starting value and, for categories, the values the
     model knows (``options``)."""
-    prep = _preprocessing(meta)
+    prep = meta.preprocessing_steps()
     columns = prep.params.get("columns") if prep.kind == "tabular" else None
     if not columns:
-        return [{"name": str(n), "kind": "numeric", "default": 0.0} for n in meta.get("feature_names", [])]
+        return [{"name": str(n), "kind": "numeric", "default": 0.0} for n in meta.feature_names]
     return [_field(col) for col in columns]
 
 
@@ -62,7 +60,7 @@ def _check_choice(field: Mapping[str, Any], value: Any) -> None:
         raise ExplainError(f"{field['name']}: {text!r} is not a value the model was trained on; choose one of {shown}")
 
 
-def row_input(meta: Mapping[str, Any], values: Mapping[str, Any]) -> np.ndarray:
+def row_input(meta: ModelMeta, values: Mapping[str, Any]) -> np.ndarray:
     """One typed row (raw column -> value) as a ``(1, features)`` model input."""
     import pandas as pd
 
@@ -75,20 +73,20 @@ def row_input(meta: Mapping[str, Any], values: Mapping[str, Any]) -> np.ndarray:
         if "options" in field:
             _check_choice(field, values[field["name"]])
     frame = pd.DataFrame([{n: values[n] for n in names}])
-    x = _preprocessing(meta).transform(frame)
+    x = meta.preprocessing_steps().transform(frame)
     return np.asarray(x, dtype=np.float32).reshape(1, -1)
 
 
-def text_input(meta: Mapping[str, Any], text: str) -> np.ndarray:
+def text_input(meta: ModelMeta, text: str) -> np.ndarray:
     """One typed text as a text model's input: a ``(1,)`` array holding the string."""
-    if _preprocessing(meta).kind != "text":
+    if meta.preprocessing_steps().kind != "text":
         raise ExplainError("this model does not take texts; type a row or upload an image instead")
     if not str(text).strip():
         raise ExplainError("the text is empty; type a few words to explain")
     return np.asarray([str(text)], dtype=object)
 
 
-def image_input(meta: Mapping[str, Any], data: bytes, invert: bool = False) -> np.ndarray:
+def image_input(meta: ModelMeta, data: bytes, invert: bool = False) -> np.ndarray:
     """An uploaded image file (PNG, JPEG, ...) as a ``(1, height, width, channels)`` model input.
 
     The picture is read as grey or RGB values in [0, 1] (``invert``: 1 - value, for dark ink on light
@@ -96,11 +94,12 @@ def image_input(meta: Mapping[str, Any], data: bytes, invert: bool = False) -> n
     """
     from PIL import Image, UnidentifiedImageError
 
-    prep = _preprocessing(meta)
+    prep = meta.preprocessing_steps()
     if prep.kind != "image":
         raise ExplainError("this model does not take images; type a row instead")
     if len(data) > MAX_IMAGE_BYTES:
-        raise ExplainError(f"the image file is {len(data) / 1e6:.1f} MB; upload one under {MAX_IMAGE_BYTES // 2**20} MB")
+        raise ExplainError(f"the image file is {len(data) / 1e6:.1f} MB; "
+                           f"upload one under {MAX_IMAGE_BYTES // 2**20} MB")
     try:
         picture = Image.open(io.BytesIO(data))
         if picture.size[0] * picture.size[1] > MAX_IMAGE_PIXELS:
@@ -114,35 +113,3 @@ def image_input(meta: Mapping[str, Any], data: bytes, invert: bool = False) -> n
     scale = float(prep.params.get("scale", 1.0)) or 1.0
     return prep.transform(pixels / scale)
 
-
-def model_dataset(meta: Mapping[str, Any], data: str | None = None) -> Any:
-    """The data set a stored model was trained on, split as it was (for inputs by index and background);
-    for a model stored without one (an imported file), the data set ``data`` names, checked to fit it."""
-    from dlcore.data import load_dataset
-
-    config = meta.get("config") or {}
-    if not config.get("data"):
-        if not data:
-            raise ExplainError("this model was imported without its training data; name a data set shaped like "
-                               "its input to explain it with (--data NAME|FILE, or pick one on the Explain page)")
-        ds = load_dataset(str(data))
-        check_fits(meta, ds)
-        return ds
-    return load_dataset(str(config["data"]), config.get("target"), float(config.get("validation_split", 0.2)),
-                        int(config.get("seed", 0)))
-
-
-def check_fits(meta: Mapping[str, Any], ds: Any) -> None:
-    """Refuse a data set whose inputs or outputs do not match a stored model's, naming both."""
-    model_texts, data_texts = meta.get("modality") == "text", ds.modality == "text"
-    if model_texts != data_texts:
-        raise ExplainError(f"the model takes {'texts' if model_texts else 'numbers'} and {ds.name!r} holds "
-                           f"{ds.modality} data; choose a data set like the model's input")
-    want = tuple(int(d) for d in meta.get("input_shape") or ())
-    if want and tuple(ds.input_shape) != want:
-        raise ExplainError(f"{ds.name!r} gives inputs shaped {tuple(ds.input_shape)} and the model takes {want}; "
-                           "choose a data set shaped like the model's input")
-    outputs = int(np.prod(meta["output_shape"])) if meta.get("output_shape") else 0
-    if outputs and outputs != ds.n_outputs:
-        raise ExplainError(f"the model has {outputs} output(s) and {ds.name!r} has {ds.n_outputs}; choose a data set "
-                           "with as many classes as the model has outputs")

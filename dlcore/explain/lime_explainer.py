@@ -68,7 +68,8 @@ def tabular_lime(f: BatchedPredict, x: np.ndarray, background: np.ndarray, plan:
     if background is None or len(background) < 2:
         raise ExplainError("LIME on tables needs background rows for its sampling statistics; pass background=")
     state = np.random.RandomState(seed)
-    explainer = LimeTabularExplainer(np.asarray(background, dtype=np.float64), mode="regression" if regression else "classification",
+    explainer = LimeTabularExplainer(np.asarray(background, dtype=np.float64),
+                                     mode="regression" if regression else "classification",
                                      feature_names=list(feature_names), discretize_continuous=True, random_state=state)
     m = x.shape[1]
     out = _empty(x, n_outputs)

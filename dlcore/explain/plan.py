@@ -180,7 +180,8 @@ class BatchedPredict:
             self.rows += len(out)
             self.calls += 1
             if self.progress is not None:
-                self.progress(min(1.0, self.rows / self.expected_rows), f"{self.label}: {self.rows:,} model evaluations")
+                self.progress(min(1.0, self.rows / self.expected_rows),
+                              f"{self.label}: {self.rows:,} model evaluations")
         if not outs:
             return np.zeros((0, 1))
         return np.concatenate(outs)

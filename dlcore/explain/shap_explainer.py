@@ -71,7 +71,8 @@ def gradient_shap(model: Any, x: np.ndarray, background: np.ndarray, plan: Plan,
                     v = explainer.shap_values(x[i:i + 1], nsamples=plan.samples, rseed=seed)
                 else:
                     v, _ = explainer.shap_values(x[i:i + 1], nsamples=plan.samples, rseed=seed,
-                                                 ranked_outputs=np.array([[int(targets[i])]]), output_rank_order="custom")
+                                                 ranked_outputs=np.array([[int(targets[i])]]),
+                                                 output_rank_order="custom")
             v = np.asarray(v, dtype=np.float64)
             rows.append(v if v.ndim == x.ndim + 1 else v[..., None])
             if progress is not None:

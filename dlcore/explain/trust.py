@@ -41,14 +41,16 @@ class Trust:
         out = [{"check": "background", "value": f"{self.background_size} rows" if self.background_size else "not used",
                 "reading": _background_reading(self.algorithm)}]
         if self.max_gap is not None:
-            out.append({"check": "additivity gap", "value": f"{self.max_gap:.2e} ({self.relative_gap:.2%} of output range)",
+            out.append({"check": "additivity gap",
+                        "value": f"{self.max_gap:.2e} ({self.relative_gap:.2%} of output range)",
                         "reading": _gap_reading(self.algorithm, self.relative_gap or 0.0)})
         if self.stability is not None:
             seeds = ", ".join(map(str, self.stability_seeds))
             out.append({"check": "stability across seeds", "value": f"{self.stability:.3f} (seeds {seeds})",
                         "reading": "rank correlation of the values between runs; 1 = the same ranking every time"})
         if self.local_fit is not None:
-            out.append({"check": "LIME local fit", "value": f"R² {self.local_fit:.3f}; misses the prediction by {self.surrogate_miss:.3f}",
+            out.append({"check": "LIME local fit",
+                        "value": f"R² {self.local_fit:.3f}; misses the prediction by {self.surrogate_miss:.3f}",
                         "reading": "how well LIME's linear surrogate matches the model near this input"})
         if self.mass_on_object is not None:
             out.append({"check": "attribution on the object", "value": f"{self.mass_on_object:.0%} of |attribution| "

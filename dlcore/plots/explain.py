@@ -1,5 +1,6 @@
 """Figures of explanations, drawn from an ``Attribution``: the views people know from shap and lime, in
-native Plotly (and lime's highlighted text). Red pushes the output up, blue pushes it down; image maps use one symmetric scale.
+native Plotly (and lime's highlighted text). Red pushes the output up, blue pushes it down; image maps use
+one symmetric scale.
 """
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def beeswarm(attr: Any, cls: int | None = None, max_features: int = 15, seed: in
             x=values[:, j], y=len(idx) - 1 - pos + rng.uniform(-0.3, 0.3, len(values)), mode="markers",
             name=attr.feature_names[j], customdata=inputs[:, j], showlegend=False,
             marker={"color": _colour_scale(inputs[:, j]), "colorscale": DIVERGING, "cmin": 0, "cmax": 1, "size": 6,
-                    "showscale": pos == 0, "colorbar": {"title": "feature value", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
+                    "showscale": pos == 0,
+                    "colorbar": {"title": "feature value", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
             hovertemplate=f"{attr.feature_names[j]}" + " = %{customdata:.4g}<br>attribution %{x:.4g}<extra></extra>"))
     fig.add_vline(x=0, line_color="#888")
     fig.update_layout(template=TEMPLATE, title=f"{attr.method.upper()} values per row ({_class_label(attr, cls)})",
@@ -89,7 +91,8 @@ def waterfall(attr: Any, row: int = 0, cls: int | None = None, max_features: int
         increasing={"marker": {"color": UP}}, decreasing={"marker": {"color": DOWN}},
         totals={"marker": {"color": NEUTRAL}},
         texttemplate="%{delta:+.3g}", textposition="outside", hovertemplate="%{y}: %{delta:+.4g}<extra></extra>"))
-    fig.add_vline(x=pred, line_dash="dot", line_color="#888888", layer="below", annotation_text=f"model output {pred:.4g}")
+    fig.add_vline(x=pred, line_dash="dot", line_color="#888888", layer="below",
+                  annotation_text=f"model output {pred:.4g}")
     fig.update_layout(template=TEMPLATE, title=f"Why {_class_label(attr, cls)}: {attr.method.upper()} for row {row}",
                       height=max(320, 28 * len(labels) + 160), yaxis={"autorange": "reversed", "type": "category"},
                       xaxis_title="output", margin={"l": 200}, showlegend=False)
@@ -120,9 +123,11 @@ def dependence(attr: Any, feature: int | str, color_feature: int | str | None = 
         x=inputs[:, j], y=values[:, j], mode="markers", customdata=inputs[:, c],
         marker={"color": inputs[:, c], "colorscale": DIVERGING, "showscale": True, "size": 7,
                 "colorbar": {"title": names[c]}},
-        hovertemplate=f"{names[j]} %{{x:.4g}}<br>attribution %{{y:.4g}}<br>{names[c]} %{{customdata:.4g}}<extra></extra>"))
+        hovertemplate=f"{names[j]} %{{x:.4g}}<br>attribution %{{y:.4g}}<br>{names[c]} %{{customdata:.4g}}"
+                      "<extra></extra>"))
     fig.add_hline(y=0, line_color="#888")
-    fig.update_layout(template=TEMPLATE, title=f"{names[j]}: value vs {attr.method.upper()} value, coloured by {names[c]}",
+    fig.update_layout(template=TEMPLATE,
+                      title=f"{names[j]}: value vs {attr.method.upper()} value, coloured by {names[c]}",
                       height=400, xaxis_title=f"{names[j]} (model input)", yaxis_title="attribution")
     return fig
 
@@ -148,7 +153,8 @@ def image_attribution(attr: Any, row: int = 0, cls: int | None = None) -> go.Fig
     for trace in _image_traces(image, heat, limit):
         fig.add_trace(trace, row=1, col=2)
     _square(fig, 2)
-    fig.update_layout(template=TEMPLATE, height=340, margin={"t": 70, "b": 10}, title=f"{attr.method.upper()} ({attr.algorithm}) for "
+    fig.update_layout(template=TEMPLATE, height=340, margin={"t": 70, "b": 10},
+                      title=f"{attr.method.upper()} ({attr.algorithm}) for "
                       f"{_class_label(attr, cls)}: red raises it, blue lowers it")
     return fig
 
@@ -203,7 +209,8 @@ def lime_superpixels(attr: Any, row: int = 0, cls: int | None = None) -> go.Figu
     fig = go.Figure([*_image_traces(attr.inputs[row], heat, limit), _borders(attr.segments[row])])
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, zeroline=False)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_layout(template=TEMPLATE, height=340, margin={"t": 60, "b": 10}, title=f"LIME superpixels for {_class_label(attr, cls)} "
+    fig.update_layout(template=TEMPLATE, height=340, margin={"t": 60, "b": 10},
+                      title=f"LIME superpixels for {_class_label(attr, cls)} "
                       f"({int(attr.segments[row].max()) + 1} superpixels)")
     return fig
 
@@ -237,7 +244,8 @@ def text_highlight(attr: Any, row: int = 0, cls: int | None = None, width: int =
                                customdata=[[w, weights.get(w, 0.0)] for w in words],
                                hovertemplate="%{customdata[0]}: %{customdata[1]:+.4g}<extra></extra>"))
     for word, x, y in zip(words, xs, ys):  # words match \w+, so annotation markup cannot appear in them
-        fig.add_annotation(x=x, y=y, text=word, xanchor="left", showarrow=False, bgcolor=_word_colour(weights.get(word, 0.0), limit),
+        fig.add_annotation(x=x, y=y, text=word, xanchor="left", showarrow=False,
+                           bgcolor=_word_colour(weights.get(word, 0.0), limit),
                            font={"family": "monospace", "size": TEXT_FONT, "color": "#111111"})
     # Words are placed by character count, so one x unit must be one character wide on screen: the figure
     # has a fixed width of (width + 2) monospace characters (0.6 em each, as in common monospace fonts).
@@ -249,7 +257,8 @@ def text_highlight(attr: Any, row: int = 0, cls: int | None = None, width: int =
     return fig
 
 
-def prediction_bar(probabilities: Sequence[float], class_names: Sequence[str], explained: int | None = None) -> go.Figure:
+def prediction_bar(probabilities: Sequence[float], class_names: Sequence[str],
+                   explained: int | None = None) -> go.Figure:
     """The model's output per class; the class being explained is highlighted."""
     p = np.asarray(probabilities, dtype=float)
     colours = [NEUTRAL if k != explained else UP for k in range(len(p))]

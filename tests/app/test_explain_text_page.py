@@ -28,7 +28,8 @@ def test_a_text_model_is_explained_with_lime_on_a_row_and_a_typed_text(home: Pat
     titles = list(charts_by_title(at))
     assert titles[0] == "Model output per class" and not any(t.startswith(("Why ", "Mean |SHAP")) for t in titles)
     assert any(t.startswith("Words for ") for t in titles) and any(t.startswith("LIME weights for") for t in titles)
-    assert "LIME local fit" in at.table[0].value.index and "removes words" in at.table[0].value.loc["background", "reading"]
+    trust = at.table[0].value
+    assert "LIME local fit" in trust.index and "removes words" in trust.loc["background", "reading"]
 
     at.radio(key="explain_source").set_value("Type a text").run()
     at.text_area(key="explain_text").set_value("the acting was superb").run()

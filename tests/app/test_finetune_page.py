@@ -3,6 +3,7 @@ error when shapes cannot fit, the backbone path without weights, and a real job 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_a_fine_tuning_job_runs_and_shows_before_and_after(home: Path) -> None:
     assert any(s.value == "Before and after fine-tuning" for s in at.subheader)
     titles = _titles(at)
     assert "Before: Confusion matrix (validation)" in titles and "After: Confusion matrix (validation)" in titles
-    ev = ModelStore(home).get(status.model_id).meta["evaluation"]
+    ev = ModelStore(home).get(status.model_id).meta.evaluation
     assert ev["finetune"]["head"] == "kept" and ev["accuracy"] > ev["before"]["accuracy"]
     _explanations_come_from_both_models(at, home, status.model_id, ev)
 
@@ -81,19 +82,18 @@ def _array(value: object) -> np.ndarray:
     return np.asarray(value, dtype=float)
 
 
-def _explanations_come_from_both_models(at: AppTest, home: Path, model_id: str, ev: dict) -> None:
+def _explanations_come_from_both_models(at: AppTest, home: Path, model_id: str, ev: Mapping) -> None:
     """The before/after SHAP maps are those of the base as the job started and of the tuned model."""
     from dlcore.data import load_dataset
     from dlcore.evaluation import evaluate
     from dlcore.explain import explain
     from dlcore.finetune import seeded_plan
-    from dlcore.models.spec import TrainConfig
 
     assert any(m.value.startswith("**Explanations before and after** (SHAP") for m in at.markdown)
     maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
             if (json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "").startswith("SHAP (gradient)")]
     assert len(maps) == 2
-    config = TrainConfig.from_dict(ModelStore(home).get(model_id).meta["config"])
+    config = ModelStore(home).get(model_id).meta.config
     ds = load_dataset(config.data, None, config.validation_split, config.seed)
     before, after = seeded_plan(config, ds, home).model, ModelStore(home).load(model_id)
     assert evaluate(before, ds)["accuracy"] == ev["before"]["accuracy"]  # the very model the job started from

@@ -50,7 +50,8 @@ def test_shap_json_for_a_table_row(stored, in_home, capsys) -> None:
     assert out["base_value"] + sum(out["values"]) == pytest.approx(out["prediction"], abs=1e-6)
     assert out["class_index"] == int(np.argmax(out["probabilities"]))
     assert out["trust"]["background_size"] == out["background_size"] > 0
-    assert [f["feature"] for f in out["top_features"]][:1] == [out["feature_names"][int(np.argmax(np.abs(out["values"])))]]
+    strongest = out["feature_names"][int(np.argmax(np.abs(out["values"])))]
+    assert [f["feature"] for f in out["top_features"]][:1] == [strongest]
 
 
 def test_lime_json_for_an_image_and_the_seed_matters(stored, in_home, capsys) -> None:
@@ -91,3 +92,9 @@ def test_an_imported_model_is_explained_with_the_data_set_named(stored, cli_home
     out = _json(capsys, ["explain", "--model", model_id, "--data", "digits", "--method", "lime", "--samples", "300",
                          "--index", "2", "--json"])
     assert out["algorithm"] == "lime-image" and out["true"] in [str(d) for d in range(10)] and len(out["values"]) == 8
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    named = import_model(copy, home, class_names=words).model_id  # outputs named by the model, as many as digits'
+    again = _json(capsys, ["explain", "--model", named, "--data", "digits", "--method", "lime", "--samples", "300",
+                           "--index", "2", "--json"])
+    assert again["class_names"] == words and again["class"] == words[again["class_index"]]  # the model's own names
+    assert again["true"] == out["true"] and again["values"] == out["values"]  # true classes in the data set's

@@ -10,6 +10,7 @@ import pytest
 from dlcore.errors import ExplainError
 from dlcore.explain.attribution import Attribution
 from dlcore.explain.trust import assess, mass_on_object, stability
+from dlcore.record import ModelMeta
 
 
 def tabular_attr(method: str = "shap", all_outputs: bool = True, seed: int = 0) -> Attribution:
@@ -86,11 +87,11 @@ def test_assess_reports_what_applies() -> None:
     assert checks == ["background", "LIME local fit"]
 
 
-def _meta(kind: str) -> dict:
+def _meta(kind: str) -> ModelMeta:
     from dlcore.data import load_builtin
 
     ds = load_builtin(kind)
-    return {"preprocessing": ds.preprocessing.to_dict(), "feature_names": list(ds.feature_names)}
+    return ModelMeta(preprocessing=ds.preprocessing.to_dict(), feature_names=tuple(ds.feature_names))
 
 
 def test_uploaded_image_goes_through_the_saved_preprocessing() -> None:
@@ -141,7 +142,7 @@ def test_typed_row_of_an_uploaded_table_uses_raw_columns_and_known_categories(tm
     from tests.table_support import write_passengers
 
     ds = load_file(str(write_passengers(tmp_path / "passengers.csv")), "survived")
-    meta = {"preprocessing": ds.preprocessing.to_dict(), "feature_names": list(ds.feature_names)}
+    meta = ModelMeta(preprocessing=ds.preprocessing.to_dict(), feature_names=tuple(ds.feature_names))
     fields = {f["name"]: f for f in row_fields(meta)}
     assert list(fields) == ["pclass", "sex", "age", "embarked", "alone", "fare"]
     assert fields["sex"]["options"] == ["female", "male"] and fields["sex"]["default"] == "female"
@@ -151,20 +152,19 @@ def test_typed_row_of_an_uploaded_table_uses_raw_columns_and_known_categories(tm
     assert start["sex=female"] == 1 and start["sex=male"] == 0 and start["embarked=C"] == 1 and abs(start["age"]) < 1e-3
     raw = {"pclass": 1, "sex": "male", "age": 30.0, "embarked": "S", "alone": True, "fare": 80.0}
     assert np.allclose(row_input(meta, raw), ds.preprocessing.transform(pd.DataFrame([raw])))
-    with pytest.raises(ExplainError, match=r"embarked: 'Paris' is not a value the model was trained on; choose one of .*C, Q, S"):
+    with pytest.raises(ExplainError,
+                       match=r"embarked: 'Paris' is not a value the model was trained on; choose one of .*C, Q, S"):
         row_input(meta, {**raw, "embarked": "Paris"})
 
 
 def test_a_text_model_refuses_a_table_and_a_table_model_refuses_texts() -> None:
     from types import SimpleNamespace
 
-    from dlcore.errors import ExplainError
-    from dlcore.explain.inputs import check_fits
-
     table = SimpleNamespace(name="breast_cancer", modality="tabular", input_shape=(30,), n_outputs=2)
     texts = SimpleNamespace(name="reviews", modality="text", input_shape=(), n_outputs=2)
+    text_model = ModelMeta(modality="text", output_shape=(2,))
     with pytest.raises(ExplainError, match="takes texts and 'breast_cancer' holds tabular data"):
-        check_fits({"modality": "text", "input_shape": [], "output_shape": [2]}, table)
+        text_model.check_fits(table)
     with pytest.raises(ExplainError, match="takes numbers and 'reviews' holds text data"):
-        check_fits({"modality": "tabular", "input_shape": [30], "output_shape": [2]}, texts)
-    check_fits({"modality": "text", "input_shape": [], "output_shape": [2]}, texts)  # fits: no error
+        ModelMeta(modality="tabular", input_shape=(30,), output_shape=(2,)).check_fits(texts)
+    text_model.check_fits(texts)  # fits: no error

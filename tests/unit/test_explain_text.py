@@ -102,7 +102,8 @@ def test_a_text_base_fine_tunes_on_texts_only(text_model, monkeypatch) -> None:
 
     monkeypatch.setenv("DLCORE_HOME", str(text_model["home"]))
     spec = FineTuneSpec(base=text_model["id"])
-    with pytest.raises(ModelError, match="the base takes texts and 'iris' holds a table; .* choose a base trained on a table"):
+    with pytest.raises(ModelError,
+                       match="the base takes texts and 'iris' holds a table; .* choose a base trained on a table"):
         build_plan(spec, load_dataset("iris"))
     reviews = load_dataset(str(write_reviews(text_model["home"] / "more.csv", n=60, seed=1)))
     plan = build_plan(spec, reviews, text_model["home"])

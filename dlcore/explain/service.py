@@ -1,0 +1,243 @@
+"""One service for "explain this stored model on this input": the command line (``dlcore explain``), the
+Explain page and the fine-tune page's before/after view all call it.
+
+``cost(record, model, ds, x, request)`` says what ``explain_record`` with the same arguments will run, before
+it runs (the page shows it first and waits for a click above a threshold); ``explain_record`` runs it and
+returns the attribution, the same explanation with other seeds when the request asks for the stability check,
+and the trust figures (``dlcore.explain.trust.assess``, with the data set's object masks when it has them).
+Outputs are named by one rule, ``ModelMeta.output_names`` of the data set's class names. ``sample_counts``
+describes the sample counts a data set's explanations offer, for a page to render as inputs.
+
+Importing this module imports neither TensorFlow nor shap nor lime.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from dlcore.errors import ExplainError
+from dlcore.explain import estimate, explain
+from dlcore.explain.attribution import Attribution
+from dlcore.explain.plan import DEFAULTS, EXACT_MAX_FEATURES, BatchedPredict, Plan, Progress
+from dlcore.explain.trust import Trust, assess, rerun_seeds
+from dlcore.record import ModelMeta
+
+RERUNS = 2  # the stability check explains again with seeds seed + 1 and seed + 2
+COUNTS = ("background_size", "nsamples", "max_evals", "num_samples")  # the sample-count fields of a Request
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to explain and how.
+
+    ``method``: ``shap`` or ``lime``; ``target``: ``"predicted"`` (each row's predicted class), ``"all"``
+    (every output) or a class index; ``algorithm``: SHAP's (auto, exact, permutation, partition, gradient,
+    deep). The sample counts (None: the defaults of ``dlcore.explain.plan.DEFAULTS``): ``background_size``
+    (SHAP background rows), ``nsamples`` (gradient samples), ``max_evals`` (permutation, partition) and
+    ``num_samples`` (LIME). ``stability``: also explain with ``RERUNS`` other seeds and compare the rankings.
+    """
+
+    method: str = "shap"
+    seed: int = 0
+    target: str | int = "predicted"
+    algorithm: str = "auto"
+    background_size: int | None = None
+    nsamples: int | None = None
+    max_evals: int | None = None
+    num_samples: int | None = None
+    stability: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.target, str) and self.target not in ("predicted", "all"):
+            raise ExplainError(f"unknown target {self.target!r}; choose 'predicted', 'all' or a class index")
+
+    @property
+    def runs(self) -> int:
+        """How many explanations it runs: one, or one per seed of the stability check."""
+        return 1 + RERUNS if self.stability else 1
+
+    def with_counts(self, counts: Mapping[str, int | None]) -> Request:
+        """This request with the sample counts ``counts`` names (``SampleCount.option`` -> value)."""
+        unknown = set(counts) - set(COUNTS)
+        if unknown:
+            raise ExplainError(f"unknown sample count(s) {', '.join(sorted(unknown))}; use {', '.join(COUNTS)}")
+        return replace(self, **{k: None if v is None else int(v) for k, v in counts.items()})
+
+    def options(self) -> dict[str, Any]:
+        """The ``explain`` options it sets (the method's own sample counts; unset ones left to the defaults)."""
+        out: dict[str, Any] = {"target": self.target}
+        if self.method == "shap":
+            out["algorithm"] = self.algorithm
+            names = ("background_size", "nsamples", "max_evals")
+        else:
+            names = ("background_size", "num_samples")
+        out.update({k: getattr(self, k) for k in names if getattr(self, k) is not None})
+        return out
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What an explanation will run, before it runs: the plan of one run and how many runs there are."""
+
+    plan: Plan
+    runs: int = 1
+
+    @property
+    def model_rows(self) -> int:
+        """Model evaluations (rows) all runs need together."""
+        return self.plan.model_rows * self.runs
+
+    def describe(self) -> str:
+        """One sentence for people, shown before running."""
+        again = f" (x{self.runs} for the stability check)" if self.runs > 1 else ""
+        return self.plan.describe() + again
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """An explanation of a stored model: the attribution, its reruns with other seeds (empty without the
+    stability check), its trust figures for each row's target class, and what it cost."""
+
+    attribution: Attribution
+    reruns: tuple[Attribution, ...]
+    trust: Trust
+    cost: Cost
+    masks: np.ndarray | None = None
+
+    def trust_for(self, cls: int | None = None) -> Trust:
+        """The trust figures for class ``cls`` (None: each row's target)."""
+        return assess(self.attribution, cls, self.reruns, self.masks)
+
+
+@dataclass(frozen=True)
+class SampleCount:
+    """One sample count a data set's explanations offer: the ``Request`` field it sets (``option``), for which
+    method, how it reads for people, its bounds, its default and a step."""
+
+    method: str
+    option: str
+    label: str
+    low: int
+    high: int
+    default: int
+    step: int
+    help: str = ""
+
+
+def meta_of(record: ModelMeta | Any) -> ModelMeta:
+    """The typed record of ``record``: a ``ModelMeta``, or the store's ``ModelRecord`` holding one."""
+    meta = record if isinstance(record, ModelMeta) else getattr(record, "meta", None)
+    if not isinstance(meta, ModelMeta):
+        raise TypeError(f"expected a ModelMeta or a ModelRecord, got {type(record).__name__}")
+    return meta
+
+
+def refuse_generative(record: ModelMeta | Any) -> None:
+    """Refuse a VAE or GAN (it draws images and predicts nothing), saying what to do instead."""
+    meta = meta_of(record)
+    if meta.generative:
+        model_id = getattr(record, "model_id", "") or meta.model_id or "?"
+        raise ExplainError(f"model {model_id} is a {meta.arch.upper()}: it draws images and makes no predictions to "
+                           "explain; give --model a classifier or regressor (`python -m dlcore models`), or sample "
+                           f"it with `python -m dlcore sample --model {model_id} --out FILE.png`")
+
+
+def training_data(record: ModelMeta | Any, data: str | None = None) -> Any:
+    """The data set to explain a stored model with: the one it was trained on, split as in training; for a
+    model imported without one, the data set ``data`` names, checked to fit it (``ModelMeta.training_dataset``)."""
+    refuse_generative(record)
+    return meta_of(record).training_dataset(data)
+
+
+def explain_options(record: ModelMeta | Any, ds: Any, request: Request) -> dict[str, Any]:
+    """The ``explain`` options of ``request`` on data set ``ds``: its feature names, and outputs named by
+    ``ModelMeta.output_names`` (the model's own names when it has as many as the data set's classes)."""
+    names = meta_of(record).output_names(tuple(ds.class_names or ()))
+    return {**request.options(), "feature_names": ds.feature_names, "class_names": names}
+
+
+def cost(record: ModelMeta | Any, model: Any, ds: Any, x: Any, request: Request) -> Cost:
+    """What ``explain_record`` with these arguments will run, and how many model evaluations it needs."""
+    refuse_generative(record)
+    options = explain_options(record, ds, request)
+    return Cost(estimate(model, x, request.method, ds.x_train, **options), request.runs)
+
+
+def explain_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, request: Request, *,
+                   rows: Sequence[int] | None = None, progress: Progress | None = None) -> Result:
+    """Explain ``model`` (the stored model ``record`` describes) on inputs ``x`` against ``ds``'s training rows.
+
+    Args:
+        record: the model's ``ModelMeta`` or its ``ModelRecord``.
+        model: the loaded Keras model.
+        ds: the data set to explain it with (``training_data``): background rows, feature and class names.
+        x: model inputs, batch first (texts for a text model).
+        request: method, seed, target, algorithm, sample counts and the stability check.
+        rows: the validation rows ``x`` holds, if it holds some: their object masks, where ``ds`` has them,
+            go into the trust figures.
+        progress: a callable ``(fraction, text)`` called as the explanations run, up to 1.0 at the end.
+
+    Returns:
+        A ``Result``.
+    """
+    plan = cost(record, model, ds, x, request)
+    options = explain_options(record, ds, request)
+    runs = request.runs
+    first = None if progress is None else (lambda f, text: progress(f / runs, text))
+    attr = explain(model, x, request.method, ds.x_train, seed=request.seed, progress=first, **options)
+    reruns: list[Attribution] = []
+    if request.stability:
+        later = None if progress is None else (
+            lambda f, text: progress((1 + (runs - 1) * f) / runs, f"stability check, {text}"))
+        reruns = rerun_seeds(model, x, attr, ds.x_train, extra=RERUNS, progress=later, **options)
+    masks = None
+    if rows is not None and getattr(ds, "masks_val", None) is not None:
+        masks = ds.masks_val[np.asarray(rows, dtype=int)]
+    return Result(attr, tuple(reruns), assess(attr, None, reruns, masks), plan, masks)
+
+
+def predictions(model: Any, x: Any) -> np.ndarray:
+    """The model's outputs for inputs ``x``, ``(n, n_outputs)``, on its compiled predict step."""
+    return BatchedPredict(model)(x)
+
+
+def true_label(ds: Any, index: int) -> str | float:
+    """Validation row ``index``'s true value: its class name, or the number for a regression."""
+    y = ds.y_val[int(index)]
+    return str(ds.class_names[int(y)]) if ds.class_names else float(y)
+
+
+def sample_counts(modality: str, n_features: int) -> tuple[SampleCount, ...]:
+    """The sample counts offered for explanations of a data set of ``modality`` with ``n_features`` features,
+    starting at shap's and lime's defaults: more for closer estimates, fewer for speed.
+
+    Tables: SHAP's background rows, the permutation explainer's evaluations per row (only above
+    ``EXACT_MAX_FEATURES``, where it replaces exact enumeration; at least ``2 * features + 1``), LIME's
+    perturbed rows. Texts: LIME's copies with words removed (SHAP is not offered). Images and sequences:
+    SHAP's gradient samples and LIME's perturbed inputs.
+    """
+    if modality == "text":
+        return (SampleCount("lime", "num_samples", "LIME: copies of the text with words removed", 500, 50_000,
+                            DEFAULTS["lime_text_samples"], 500),)
+    if modality == "tabular":
+        counts = [SampleCount("shap", "background_size", "SHAP: background rows", 10, 1000,
+                              DEFAULTS["background_size"], 10,
+                              "the rows expectations are taken over (a seeded sample of the training rows)")]
+        if n_features > EXACT_MAX_FEATURES:
+            low = 2 * int(n_features) + 1
+            counts.append(SampleCount("shap", "max_evals", "SHAP: model evaluations per row (permutation)", low,
+                                      100_000, max(DEFAULTS["max_evals"], low), 100))
+        counts.append(SampleCount("lime", "num_samples", "LIME: perturbed rows", 500, 50_000,
+                                  DEFAULTS["lime_tabular_samples"], 500))
+        return tuple(counts)
+    return (SampleCount("shap", "nsamples", "SHAP: gradient samples per class", 20, 5000, DEFAULTS["nsamples"], 100,
+                        "interpolation points between the input and background rows"),
+            SampleCount("lime", "num_samples", "LIME: perturbed inputs", 100, 20_000, DEFAULTS["lime_image_samples"],
+                        100))
+
+
+__all__ = ["RERUNS", "Cost", "Request", "Result", "SampleCount", "cost", "explain_options", "explain_record",
+           "meta_of", "predictions", "refuse_generative", "sample_counts", "training_data", "true_label"]
