@@ -8,7 +8,8 @@ import streamlit as st
 from dlcore import __version__
 from ui.cache import device_info, workspace
 
-st.set_page_config(page_title="Interpretable deep learning", page_icon=str(Path(__file__).parent / "assets" / "logo.png"), layout="wide")
+LOGO = str(Path(__file__).parent / "assets" / "logo.png")
+st.set_page_config(page_title="Interpretable deep learning", page_icon=LOGO, layout="wide")
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -20,7 +21,7 @@ PAGES = [
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 
-st.logo(str(Path(__file__).parent / "assets" / "logo.png"))
+st.logo(LOGO)
 page = st.navigation(PAGES)
 with st.sidebar:
     st.caption(f"Training device: **{device_info().label}**")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from dlcore import jobs
 from dlcore.errors import DlcoreError
+from dlcore.generative import explore
 from ui import generative as gen
 from ui.cache import dataset, model, workspace
 from ui.jobview import job_view
@@ -37,21 +38,23 @@ if not records:
     st.stop()
 by_id = {r.model_id: r for r in records}
 chosen = st.selectbox("Generative model", list(by_id), key="gen_model",
-                      format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}")
+                      format_func=lambda i: f"{i} · {by_id[i].meta.name}")
 record = by_id[chosen]
+meta = record.meta
 try:
     net = model(chosen)
 except DlcoreError as exc:
     st.error(str(exc))
     st.stop()
 data = gen.record_dataset(record)
-kind = "conditional " * bool(net.n_classes) + record.meta.get("arch", "").upper()
-origin = f"imported from `{record.meta['imported'].get('file')}`" if record.meta.get("imported") else \
-    f"trained on {(record.meta.get('dataset') or {}).get('name', '?')}"
-st.caption(f"A {kind} with a {net.latent_dim}-number latent code for {'x'.join(map(str, net.image_shape))} images, {origin}.")
+kind = "conditional " * bool(net.n_classes) + meta.arch.upper()
+origin = f"imported from `{meta.imported.file}`" if meta.imported is not None else \
+    f"trained on {meta.data_name or '?'}"
+st.caption(f"A {kind} with a {net.latent_dim}-number latent code for {'x'.join(map(str, net.image_shape))} images, "
+           f"{origin}.")
 
 views = ["Samples", "Interpolation", "Latent traversal", "Quality"]
-if hasattr(net, "encoder") and data is not None:
+if explore.encodes(net) and data is not None:
     views[1:1] = ["Latent map", "Reconstruction"]
 view = st.radio("View", views, horizontal=True, key="gen_view", label_visibility="collapsed")
 if view == "Samples":
@@ -64,7 +67,7 @@ elif view == "Interpolation":
     gen.interpolation_view(net, data)
 elif view == "Latent traversal":
     gen.traversal_view(net, data)
-elif (record.meta.get("evaluation") or {}).get("kind") == "generative":
-    quality_panel(record.meta["evaluation"], chosen, record.meta.get("class_names"))
+elif meta.evaluation.get("kind") == "generative":
+    quality_panel(meta.evaluation, chosen, meta.class_names)
 else:
     st.info("This model has no quality report (it was stored without its evaluation).")

@@ -22,10 +22,14 @@ c2.metric("Training jobs", len(all_jobs))
 c3.metric("Running now", sum(j.active for j in all_jobs))
 
 st.subheader("Where to go")
-st.page_link("app_pages/data.py", label="Data: upload your own file, or look at the built-in data sets", icon=":material/table_chart:")
-st.page_link("app_pages/train.py", label="Train: build a model and watch its curves live", icon=":material/model_training:")
-st.page_link("app_pages/generate.py", label="Generate: train a VAE or GAN, sample it, explore its latent space",
-             icon=":material/auto_awesome:")
-st.page_link("app_pages/finetune.py", label="Fine-tune: adapt a trained or uploaded model to new data", icon=":material/tune:")
-st.page_link("app_pages/explain.py", label="Explain: SHAP and LIME for a prediction, side by side", icon=":material/psychology:")
-st.page_link("app_pages/models.py", label="Models: compare, import, download or delete models", icon=":material/inventory_2:")
+LINKS = [
+    ("app_pages/data.py", "Data: upload your own file, or look at the built-in data sets", ":material/table_chart:"),
+    ("app_pages/train.py", "Train: build a model and watch its curves live", ":material/model_training:"),
+    ("app_pages/generate.py", "Generate: train a VAE or GAN, sample it, explore its latent space",
+     ":material/auto_awesome:"),
+    ("app_pages/finetune.py", "Fine-tune: adapt a trained or uploaded model to new data", ":material/tune:"),
+    ("app_pages/explain.py", "Explain: SHAP and LIME for a prediction, side by side", ":material/psychology:"),
+    ("app_pages/models.py", "Models: compare, import, download or delete models", ":material/inventory_2:"),
+]
+for page, label, icon in LINKS:
+    st.page_link(page, label=label, icon=icon)

@@ -6,7 +6,6 @@ import json
 import streamlit as st
 
 from dlcore import plots
-from dlcore.importer import input_label
 from ui.cache import store
 from ui.imports import import_widget
 from ui.models import compare, default_pair, filtered_table
@@ -28,8 +27,9 @@ table = filtered_table(records)
 st.dataframe(table, hide_index=True)
 
 st.subheader("Compare")
-chosen = st.multiselect("Models to compare (two or more)", list(table["id"]), default=default_pair([by_id[i] for i in table["id"]]),
-                        format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}", key="compare_ids")
+chosen = st.multiselect("Models to compare (two or more)", list(table["id"]),
+                        default=default_pair([by_id[i] for i in table["id"]]),
+                        format_func=lambda i: f"{i} · {by_id[i].meta.name}", key="compare_ids")
 if len(chosen) >= 2:
     compare([by_id[i] for i in chosen])
 else:
@@ -37,22 +37,23 @@ else:
 
 st.subheader("One model")
 ids = list(table["id"]) or list(by_id)
-model_id = st.selectbox("Model", ids, format_func=lambda i: f"{i} · {by_id[i].meta.get('name', '')}", key="model_one")
+model_id = st.selectbox("Model", ids, format_func=lambda i: f"{i} · {by_id[i].meta.name}", key="model_one")
 record = by_id[model_id]
-if record.meta.get("history"):
-    st.plotly_chart(plots.training_curves(record.meta["history"]), key=f"hist_{model_id}")
-if record.meta.get("evaluation"):
+meta = record.meta
+if meta.history:
+    st.plotly_chart(plots.training_curves(list(meta.history)), key=f"hist_{model_id}")
+if meta.evaluation:
     model_results(record)
-elif record.meta.get("imported"):
-    imp = record.meta["imported"]
-    st.caption(f"Imported from `{imp['file']}` (sha256 {imp['sha256'][:12]}..., Keras {imp['keras_version']}); "
-               f"{input_label(record.meta)}, output {tuple(record.meta['output_shape'])}, "
-               f"task {record.meta['task']}. Fine-tune it on the Fine-tune page to evaluate it on data.")
+elif meta.imported is not None:
+    imp = meta.imported
+    st.caption(f"Imported from `{imp.file}` (sha256 {imp.sha256[:12]}..., Keras {imp.keras_version}); "
+               f"{meta.input_label()}, output {tuple(meta.output_shape)}, "
+               f"task {meta.task}. Fine-tune it on the Fine-tune page to evaluate it on data.")
 
 c1, c2, c3 = st.columns(3)
 c1.download_button("Download model.keras", record.model_file.read_bytes(), file_name=f"{model_id}.keras",
                    mime="application/octet-stream")
-c2.download_button("Download meta.json", json.dumps(dict(record.meta), indent=2), file_name=f"{model_id}.meta.json",
+c2.download_button("Download meta.json", json.dumps(meta.to_dict(), indent=2), file_name=f"{model_id}.meta.json",
                    mime="application/json")
 with c3.popover("Delete"):
     st.write(f"Delete model `{model_id}` and its files? This cannot be undone.")

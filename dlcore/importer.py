@@ -19,7 +19,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from dlcore.errors import DlcoreError, ModelError, UnsafeModelError
+from dlcore.record import ImportInfo, ModelMeta
 from dlcore.safe_import import MAX_FILE_BYTES, check_kind, check_model_file
 from dlcore.store import ModelRecord, ModelStore
 from dlcore.workspace import home
@@ -143,7 +144,8 @@ def describe(in_shape: tuple[int, ...], out_shape: tuple[int, ...], probabilitie
             raise ModelError(f"{len(class_names)} class names given, but the model has {k} output(s)")
         task = "classification"
     modality = {3: "image", 1: "tabular", 2: "sequence", 0: "text"}.get(len(in_shape), "unknown")
-    names = [str(c) for c in class_names] if class_names else ([str(i) for i in range(k)] if task == "classification" else [])
+    numbered = [str(i) for i in range(k)] if task == "classification" else []
+    names = [str(c) for c in class_names] if class_names else numbered
     prep = image_preprocessing(in_shape) if modality == "image" else \
         Preprocessing("text", {"column": TEXT_COLUMN}) if modality == "text" else Preprocessing.identity()
     return {"task": task, "modality": modality, "input_shape": list(in_shape), "output_shape": list(out_shape),
@@ -151,17 +153,13 @@ def describe(in_shape: tuple[int, ...], out_shape: tuple[int, ...], probabilitie
             "feature_names": [TEXT_COLUMN] if modality == "text" else [], "preprocessing": prep.to_dict()}
 
 
-def input_label(meta: dict[str, Any]) -> str:
-    """How a stored model's input reads for people: ``input: texts`` or ``input (8, 8, 1)``."""
-    return "input: texts" if meta.get("modality") == "text" else f"input {tuple(meta.get('input_shape') or ())}"
-
-
 def image_preprocessing(shape: Sequence[int]) -> Any:
     """How a picture becomes the input of an image model stored without its data: resized to its height and
     width, grey or colour as its channels say, values in [0, 1] as in every data set here."""
     from dlcore.data.preprocess import Preprocessing
 
-    return Preprocessing("image", {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]), "scale": 1.0})
+    return Preprocessing("image", {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]),
+                                   "scale": 1.0})
 
 
 def generative_meta(model: Any, source: str, class_names: Sequence[str] | None = None) -> dict[str, Any] | None:
@@ -184,8 +182,9 @@ def generative_meta(model: Any, source: str, class_names: Sequence[str] | None =
         raise ModelError(f"{source}: the {kind} declares images {shape} but draws {images.shape[1:]}"
                          + ("" if np.isfinite(images).all() else " with NaN or infinite values"))
     if class_names and len(class_names) != model.n_classes:
-        raise ModelError(f"{len(class_names)} class names given, but the {kind} " + (
-            f"is conditional on {model.n_classes} classes" if model.n_classes else "is not conditional; leave them out"))
+        conditional = f"is conditional on {model.n_classes} classes" if model.n_classes else \
+            "is not conditional; leave them out"
+        raise ModelError(f"{len(class_names)} class names given, but the {kind} {conditional}")
     names = [str(c) for c in class_names] if class_names else [str(i) for i in range(model.n_classes)]
     prep = image_preprocessing(shape)
     return {"arch": model.kind, "task": "generative", "modality": "image", "input_shape": list(shape),
@@ -302,7 +301,8 @@ def check_isolated(path: Path, source: str, class_names: Sequence[str] | None = 
     run = jobs.run_limited(args, memory_mb, seconds, **CHECK_ENV)
     if run.timed_out:
         raise UnsafeModelError(f"refused {source}: loading and checking the model took longer than the import "
-                               f"limit allows ({SECONDS_ENV}={seconds:g} s); if you trust the file, raise {SECONDS_ENV}")
+                               f"limit allows ({SECONDS_ENV}={seconds:g} s); if you trust the file, raise "
+                               f"{SECONDS_ENV}")
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {}
     if "meta" in result:
@@ -335,12 +335,25 @@ def import_model(path: str | os.PathLike[str], root: str | os.PathLike[str] | No
         size = copy.stat().st_size
         described = check_isolated(copy, source, class_names)
         model = load_checked(copy, source)
-    meta = {"name": name or Path(source).stem, "arch": "imported", "dataset": None, **described,
-            "imported": {"file": source, "sha256": digest, "bytes": size,
-                         "keras_version": str(info["metadata"].get("keras_version", "")),
-                         "model_class": str(info["config"].get("class_name"))},
-            "metrics": {}, "history": [], "evaluation": {}}
-    return ModelStore(root).save(model, meta)
+    origin = ImportInfo(file=source, sha256=digest, bytes=size,
+                        keras_version=str(info["metadata"].get("keras_version", "")),
+                        model_class=str(info["config"].get("class_name")))
+    return ModelStore(root).save(model, imported_meta(described, name or Path(source).stem, origin))
+
+
+def imported_meta(described: Mapping[str, Any], name: str, origin: ImportInfo) -> ModelMeta:
+    """The stored record of an imported file: what ``model_meta`` described (shapes, task, classes,
+    preprocessing), its name, and where it came from; no training data, history or evaluation."""
+    latent = described.get("latent_dim")
+    return ModelMeta(name=name, arch=str(described.get("arch") or "imported"), task=str(described["task"]),
+                     modality=str(described["modality"]),
+                     input_shape=tuple(int(d) for d in described["input_shape"]),
+                     output_shape=tuple(int(d) for d in described["output_shape"]),
+                     class_names=tuple(str(c) for c in described["class_names"]),
+                     class_names_known=bool(described["class_names_known"]),
+                     feature_names=tuple(str(f) for f in described["feature_names"]),
+                     preprocessing=dict(described["preprocessing"]),
+                     latent_dim=int(latent) if latent is not None else None, imported=origin)
 
 
 def import_bytes(data: bytes, filename: str, root: str | os.PathLike[str] | None = None, name: str = "",

@@ -52,7 +52,8 @@ def main() -> None:
             for name, path in PAGES.items():
                 page.goto(f"http://127.0.0.1:{port}/{path}", wait_until="networkidle")
                 page.wait_for_function(
-                    "n => document.querySelectorAll('[data-testid=\"stPlotlyChart\"], [data-testid=\"stImage\"]').length >= n",
+                    "n => document.querySelectorAll("
+                    "'[data-testid=\"stPlotlyChart\"], [data-testid=\"stImage\"]').length >= n",
                     arg=CHARTS.get(name, 0), timeout=180_000)
                 page.wait_for_timeout(3000)
                 page.screenshot(path=str(ROOT / "docs" / f"{name}.png"))

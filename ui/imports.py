@@ -27,16 +27,16 @@ def import_widget(key: str) -> str | None:
         if upload.size > MAX_FILE_BYTES:
             done[token] = (None, f"refused {upload.name}: larger than {MAX_FILE_BYTES // 2**20} MiB")
         else:
-            from dlcore.importer import import_bytes, input_label
+            from dlcore.importer import import_bytes
 
             names = [c.strip() for c in classes.split(",") if c.strip()] or None
             try:
                 with st.spinner("Checking and importing..."):
                     record = import_bytes(upload.getvalue(), upload.name, workspace(), class_names=names)
-                what = f"{record.meta['arch']}, draw from it on the Generate page" if record.generative \
-                    else record.meta["task"]
-                done[token] = (record.model_id, f"imported {record.meta['name']!r} as model `{record.model_id}` "
-                               f"({what}; {input_label(record.meta)})")
+                meta = record.meta
+                what = f"{meta.arch}, draw from it on the Generate page" if record.generative else meta.task
+                done[token] = (record.model_id, f"imported {meta.name!r} as model `{record.model_id}` "
+                               f"({what}; {meta.input_label()})")
             except DlcoreError as exc:
                 done[token] = (None, str(exc))
     model_id, message = done[token]

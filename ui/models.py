@@ -7,17 +7,16 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import plots
+from dlcore.plots.compare import comparison_partner, overlay_curves
 from dlcore.store import ModelRecord
 
 
 def model_row(record: ModelRecord) -> dict:
     """What the table shows of a model: data set, architecture, size, final validation metrics, date, base."""
     m = record.meta
-    val = {k: round(v, 4) for k, v in (m.get("metrics") or {}).items() if k.startswith("val_") and isinstance(v, (int, float))}
-    tune = (m.get("evaluation") or {}).get("finetune") or {}
-    origin = "imported" if m.get("imported") else f"fine-tuned from {tune.get('base_label', '?')}" if tune else "trained"
-    return {"id": record.model_id, "name": m.get("name", ""), "data": (m.get("dataset") or {}).get("name", ""),
-            "arch": m.get("arch", ""), "params": m.get("params"), **val, "created": m.get("created", ""), "origin": origin}
+    val = {k: round(v, 4) for k, v in m.final_metrics(validation=True).items()}
+    return {"id": record.model_id, "name": m.name, "data": m.data_name, "arch": m.arch, "params": m.params, **val,
+            "created": m.created, "origin": m.origin}
 
 
 def filtered_table(records: Sequence[ModelRecord]) -> pd.DataFrame:
@@ -29,7 +28,8 @@ def filtered_table(records: Sequence[ModelRecord]) -> pd.DataFrame:
     archs = c3.multiselect("Architecture", sorted(set(table["arch"]) - {""}), key="models_arch")
     keep = pd.Series(True, index=table.index)
     if text:
-        keep &= table["name"].str.contains(text, case=False, regex=False) | table["id"].str.contains(text, regex=False)
+        keep &= (table["name"].str.contains(text, case=False, regex=False)
+                 | table["id"].str.contains(text, regex=False))
     if datas:
         keep &= table["data"].isin(datas)
     if archs:
@@ -39,35 +39,23 @@ def filtered_table(records: Sequence[ModelRecord]) -> pd.DataFrame:
 
 def default_pair(records: Sequence[ModelRecord]) -> list[str]:
     """The two models compared before the user chooses: the first listed and the one that shares the most
-    curves with it (on the same data set when that ties; else the next listed), so that the overlay compares."""
+    curves with it (``dlcore.plots.compare.comparison_partner``), so that the overlay compares."""
     if len(records) < 2:
         return [r.model_id for r in records]
     first, rest = records[0], list(records[1:])
-
-    def curves(r: ModelRecord) -> set[str]:
-        return {k for row in r.meta.get("history") or [] for k in row if k not in ("epoch", "seconds")}
-
-    def data(r: ModelRecord) -> str | None:
-        return (r.meta.get("config") or {}).get("data")
-
-    def likeness(r: ModelRecord) -> tuple[int, bool]:
-        return len(curves(r) & curves(first)), data(r) is not None and data(r) == data(first)
-
-    best = max(rest, key=likeness)  # max keeps the first listed of equals
-    return [first.model_id, best.model_id]
+    return [first.model_id, rest[comparison_partner(first.meta, [r.meta for r in rest])].model_id]
 
 
 def compare(records: Sequence[ModelRecord]) -> None:
     """Overlay the training curves of the chosen models and put their final metrics side by side."""
-    histories = {f"{r.meta.get('name', '')} ({r.model_id})": r.meta.get("history") or [] for r in records}
-    metrics = sorted({k for rows in histories.values() for row in rows for k in row if k not in ("epoch", "seconds")},
-                     key=lambda k: (not k.startswith("val_"), k))
+    histories = {f"{r.meta.name} ({r.model_id})": list(r.meta.history) for r in records}
+    metrics = overlay_curves(histories)
     if metrics:
         metric = st.selectbox("Curve", metrics, key="compare_metric")
         st.plotly_chart(plots.compare_curves(histories, metric), key="compare_curves")
     else:
         st.caption("None of these models has a training history (imported models have none).")
-    rows = {r.model_id: {"name": r.meta.get("name", ""), "params": r.meta.get("params"),
-                         **{k: v for k, v in (r.meta.get("metrics") or {}).items() if isinstance(v, (int, float))}}
+    rows = {r.model_id: {"name": r.meta.name, "params": r.meta.params,
+                         **{k: v for k, v in r.meta.metrics.items() if isinstance(v, (int, float))}}
             for r in records}
     st.dataframe(pd.DataFrame.from_dict(rows, orient="index"), key="compare_table")

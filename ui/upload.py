@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -17,15 +16,15 @@ from dlcore.data.readers import RawUpload, read_bytes
 from dlcore.data.stored import DatasetStore
 from dlcore.data.upload import Choices, Preview, array_modality, understand
 from dlcore.errors import DlcoreError
+from dlcore.preview import example_images, histogram_rows
 from ui.cache import workspace
-
-HISTOGRAM_ROWS = 5000  # rows drawn in the histograms (a seeded sample of bigger tables)
 
 
 def caps_caption() -> str:
     lim = Limits.from_env()
     return (f"Up to {lim.max_bytes // 2**20} MB, {lim.max_rows:,} rows, {lim.max_columns:,} columns, "
-            f"{lim.max_images:,} images of at most {lim.max_pixels:,} pixels each (DLCORE_MAX_* variables change this).")
+            f"{lim.max_images:,} images of at most {lim.max_pixels:,} pixels each "
+            "(DLCORE_MAX_* variables change this).")
 
 
 @st.cache_resource(show_spinner="Reading the file...", max_entries=4)
@@ -60,9 +59,9 @@ def choose(raw: RawUpload, key: str) -> Choices:
             _, a, b = raw.x.shape
             options = {"image": f"grey images, {a} x {b} pixels", "sequence": f"sequences, {a} steps of {b} features"}
             inferred = array_modality(raw.x)  # what is read without a choice
-            read_as = st.radio("Read x as", list(options), index=list(options).index(inferred), format_func=options.get, horizontal=True,
-                               key=f"read_as_{key}", help="images train CNNs; sequences train the rnn and "
-                               "transformer models step by step")
+            read_as = st.radio("Read x as", list(options), index=list(options).index(inferred),
+                               format_func=options.get, horizontal=True, key=f"read_as_{key}",
+                               help="images train CNNs; sequences train the rnn and transformer models step by step")
             choices = Choices(target=None, task=choices.task, read_as=read_as)
         return choices
     first = understand_or_none(raw, choices, key)
@@ -118,7 +117,8 @@ def show(preview: Preview, key: str) -> None:
     """Rows, columns and their use, warnings, class balance, sample images or texts, statistics."""
     raw = preview.raw
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Rows used", f"{preview.n_rows:,}", delta=f"{preview.n_rows - raw.n_rows:,} left out" if preview.n_rows < raw.n_rows else None)
+    left_out = f"{preview.n_rows - raw.n_rows:,} left out" if preview.n_rows < raw.n_rows else None
+    c1.metric("Rows used", f"{preview.n_rows:,}", delta=left_out)
     c2.metric("Features", len(preview.features) if raw.frame is not None else " x ".join(map(str, raw.x.shape[1:])))
     c3.metric("Task", preview.task)
     c4.metric("Data", preview.modality)
@@ -126,26 +126,23 @@ def show(preview: Preview, key: str) -> None:
     for line in (*raw.skipped, *preview.warnings):
         st.warning(line)
     if preview.columns:
-        rows = [{"column": c.name, "type": c.kind, "missing": c.missing, "used": bool(c.use), "what will be done": action(c)}
-                for c in preview.columns]
+        rows = [{"column": c.name, "type": c.kind, "missing": c.missing, "used": bool(c.use),
+                 "what will be done": action(c)} for c in preview.columns]
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"columns_{key}",
                      column_config={"what will be done": st.column_config.TextColumn(width="large")})
     if preview.task == "classification":
         st.plotly_chart(plots.class_balance(preview.y, preview.class_names), key=f"balance_{key}")
-    picks = preview.examples()
     if preview.modality == "image" and raw.x is not None:
-        x = raw.x[picks].astype(np.float32)
-        x = x / 255.0 if raw.x.dtype == np.uint8 or x.max() > 1 else x
-        x = x[..., None] if x.ndim == 3 else x
-        labels = preview.y[np.searchsorted(np.flatnonzero(preview.keep), picks)]
+        x, labels = example_images(preview)
         st.plotly_chart(plots.sample_images(x, labels, preview.class_names), key=f"images_{key}")
     elif preview.modality == "text" and raw.frame is not None:
         st.caption("Texts stay strings: the Train page's text model learns its vocabulary from the training texts.")
-        st.dataframe(raw.frame.loc[picks, [preview.features[0], preview.target]], hide_index=True, key=f"texts_{key}")
+        st.dataframe(raw.frame.loc[preview.examples(), [preview.features[0], preview.target]], hide_index=True,
+                     key=f"texts_{key}")
     numbers = preview.numbers()
     if not numbers.empty:
         st.dataframe(preview.statistics(), key=f"stats_{key}")
-        sample = numbers.sample(min(len(numbers), HISTOGRAM_ROWS), random_state=0)
+        sample = histogram_rows(numbers)
         if len(sample) < len(numbers):
             st.caption(f"Histograms of {len(sample):,} rows drawn at random (seed 0) from {len(numbers):,}.")
         st.plotly_chart(plots.feature_histograms(sample.to_numpy(), list(sample.columns)), key=f"hist_{key}")

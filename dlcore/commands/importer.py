@@ -27,16 +27,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dlcore.importer import import_model, input_label
+    from dlcore.importer import import_model
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     record = import_model(args.file, name=args.name, class_names=classes or None)
     meta = record.meta
-    result = {"model_id": record.model_id, "path": str(record.model_file), "name": meta["name"], "arch": meta["arch"],
-              "task": meta["task"], "input_shape": meta["input_shape"], "output_shape": meta["output_shape"],
-              "class_names": meta["class_names"], "params": meta["params"], "sha256": meta["imported"]["sha256"]}
+    result = {"model_id": record.model_id, "path": str(record.model_file), "name": meta.name, "arch": meta.arch,
+              "task": meta.task, "input_shape": list(meta.input_shape), "output_shape": list(meta.output_shape),
+              "class_names": list(meta.class_names), "params": meta.params,
+              "sha256": meta.imported.sha256 if meta.imported is not None else ""}
     emit(args, result, lambda r: (f"imported {r['name']!r} as model {r['model_id']} ({r['arch']}, {r['task']}, "
-                                  f"{input_label(meta)}, output {tuple(r['output_shape'])}, {r['params']:,} parameters)"))
+                                  f"{meta.input_label()}, output {tuple(r['output_shape'])}, "
+                                  f"{r['params']:,} parameters)"))
     return 0
 
 

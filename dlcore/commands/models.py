@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from dlcore.cli import add_json_flag, emit, table
-from dlcore.store import ModelStore
+from dlcore.store import ModelRecord, ModelStore
 
 
-def _row(record) -> dict:
+def _row(record: ModelRecord) -> dict[str, Any]:
     meta = record.meta
-    metrics = meta.get("metrics", {})
-    score = {k: round(v, 4) for k, v in metrics.items() if k.startswith("val_") and isinstance(v, (int, float))}
-    return {"model_id": record.model_id, "name": meta.get("name", ""), "arch": meta.get("arch", ""),
-            "data": (meta.get("dataset") or {}).get("name", ""), "params": meta.get("params", ""),
-            "metrics": score, "created": meta.get("created", ""), "path": str(record.model_file)}
+    score = {k: round(v, 4) for k, v in meta.metrics.items() if k.startswith("val_") and isinstance(v, (int, float))}
+    return {"model_id": record.model_id, "name": meta.name, "arch": meta.arch, "data": meta.data_name,
+            "params": meta.params if meta.params is not None else "", "metrics": score, "created": meta.created,
+            "path": str(record.model_file)}
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -24,5 +24,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rows = [_row(r) for r in ModelStore().list()]
-    emit(args, {"models": rows}, lambda r: table(r["models"], ["model_id", "name", "arch", "data", "params", "metrics", "created"]))
+    columns = ["model_id", "name", "arch", "data", "params", "metrics", "created"]
+    emit(args, {"models": rows}, lambda r: table(r["models"], columns))
     return 0

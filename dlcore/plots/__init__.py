@@ -31,5 +31,6 @@ from dlcore.plots.training import (
 __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
            "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves",
            "beeswarm", "dependence", "figure_html", "image_attribution", "importance_bar", "lime_superpixels",
-           "lime_weights", "prediction_bar", "text_highlight", "waterfall", "before_after", "compare_curves", "summary_scores",
+           "lime_weights", "prediction_bar", "text_highlight", "waterfall", "before_after", "compare_curves",
+           "summary_scores",
            "class_coverage", "image_grid", "latent_map", "memorisation_histogram"]

@@ -1,4 +1,5 @@
-"""Figures that compare models: training curves overlaid, and scores before and after fine-tuning."""
+"""Comparing models: which pair to compare first, their training curves overlaid, and scores before and after
+fine-tuning."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -8,9 +9,33 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlcore.plots.training import TEMPLATE
+from dlcore.record import ModelMeta, curve_names
 
 CLASSIFICATION_SCORES = ("accuracy", "precision", "recall", "f1")
 REGRESSION_SCORES = ("mae", "rmse", "r2")
+
+
+def shared_curves(a: ModelMeta, b: ModelMeta) -> set[str]:
+    """The training curves both models have (``ModelMeta.curves``: never the epoch, its duration or its time)."""
+    return set(a.curves()) & set(b.curves())
+
+
+def comparison_partner(first: ModelMeta, others: Sequence[ModelMeta]) -> int:
+    """The index in ``others`` of the model to compare ``first`` with before anyone chooses: the one sharing the
+    most curves with it, then one trained on the same data set, then the first listed."""
+    def data(m: ModelMeta) -> str | None:
+        return m.config.data if m.config is not None else None
+
+    def likeness(i: int) -> tuple[int, bool, int]:
+        m = others[i]
+        return len(shared_curves(first, m)), data(m) is not None and data(m) == data(first), -i
+
+    return max(range(len(others)), key=likeness)
+
+
+def overlay_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """The curves any of ``histories`` (a label -> per-epoch rows) has, validation ones first (``curve_names``)."""
+    return curve_names([row for rows in histories.values() for row in rows])
 
 
 def compare_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "val_loss") -> go.Figure:
@@ -35,7 +60,8 @@ def summary_scores(report: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(report[k]) for k in REGRESSION_SCORES if k in report}
 
 
-def before_after(before: Mapping[str, Any], after: Mapping[str, Any], labels: tuple[str, str] = ("before", "after")) -> go.Figure:
+def before_after(before: Mapping[str, Any], after: Mapping[str, Any],
+                 labels: tuple[str, str] = ("before", "after")) -> go.Figure:
     """Grouped bars of the headline scores of two evaluations of the same validation split."""
     b, a = summary_scores(before), summary_scores(after)
     names = [k for k in b if k in a]

@@ -30,7 +30,8 @@ def image_mosaic(images: np.ndarray, rows: Sequence[str], per_row: int, gap: int
     return canvas
 
 
-def sample_images(x: np.ndarray, y: np.ndarray, class_names: Sequence[str], per_class: int = 8, seed: int = 0) -> go.Figure:
+def sample_images(x: np.ndarray, y: np.ndarray, class_names: Sequence[str], per_class: int = 8,
+                  seed: int = 0) -> go.Figure:
     """A grid of example images: one row per class, ``per_class`` seeded picks each."""
     rng = np.random.default_rng(seed)
     h, w = x.shape[1:3]

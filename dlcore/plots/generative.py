@@ -35,7 +35,8 @@ def image_grid(images: np.ndarray, per_row: int | None = None, title: str = "",
         if column_labels else {"showticklabels": False}
     scale = max(1.0, tile_pixels / h)
     fig.update_layout(template=TEMPLATE, title=title or None, height=int(rows * (h + 1) * scale + 90),
-                      yaxis={"autorange": "reversed", "scaleanchor": "x", "showgrid": False, "zeroline": False, **y_ticks},
+                      yaxis={"autorange": "reversed", "scaleanchor": "x", "showgrid": False, "zeroline": False,
+                             **y_ticks},
                       xaxis={"showgrid": False, "zeroline": False, "side": "top", **x_ticks},
                       margin={"l": 60 if row_labels else 10, "r": 10, "t": 60 if title else 30, "b": 10})
     return fig

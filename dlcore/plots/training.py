@@ -8,23 +8,21 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dlcore.record import curve_names
+
 TEMPLATE = "plotly_white"
 
 
-def _metric_pairs(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Base metric names in the rows, loss first (``val_x`` is drawn with ``x``)."""
-    names: list[str] = []
-    for row in rows:
-        for key in row:
-            base = key[4:] if key.startswith("val_") else key
-            if base not in ("epoch", "seconds", "time", "learning_rate") and base not in names:
-                names.append(base)
-    return sorted(names, key=lambda n: (n != "loss", n))
+def curve_panels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The panels of ``training_curves``: the curves of the rows (``dlcore.record.curve_names``) without their
+    ``val_`` prefix (``val_x`` is drawn with ``x``), loss first."""
+    bases = {k[4:] if k.startswith("val_") else k for k in curve_names(rows)}
+    return sorted(bases, key=lambda n: (n != "loss", n))
 
 
 def training_curves(rows: Sequence[Mapping[str, Any]], title: str = "") -> go.Figure:
     """One panel per metric (loss, accuracy / mae, ...), training and validation lines over epochs."""
-    names = _metric_pairs(rows) or ["loss"]
+    names = curve_panels(rows) or ["loss"]
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
     epochs = [r.get("epoch") for r in rows]
     for col, name in enumerate(names, start=1):

@@ -18,8 +18,8 @@ PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "data.py")
 
 def shop_csv(n: int = 40) -> bytes:
     lines = ["customer_id,colour,size,when,label"] + [
-        f"C{1000 + i},{'red' if i % 3 else 'blue'},{'' if i == 5 else i % 9},2024-03-{1 + i % 28:02d},{'big' if i % 2 else 'small'}"
-        for i in range(n)]
+        f"C{1000 + i},{'red' if i % 3 else 'blue'},{'' if i == 5 else i % 9},2024-03-{1 + i % 28:02d},"
+        f"{'big' if i % 2 else 'small'}" for i in range(n)]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -83,7 +83,8 @@ def test_upload_a_zip_of_class_folders(page: AppTest) -> None:
 def test_a_bad_file_shows_one_error_and_the_page_keeps_running(page: AppTest) -> None:
     page.file_uploader(key="upload").set_value(("bad.csv", b"a,a,label\n1,2,x\n", "text/csv")).run()
     assert not page.exception
-    assert [e.value for e in page.error] == ["duplicate column name(s) 'a'; give every column a distinct name in the header"]
+    assert [e.value for e in page.error] == [
+        "duplicate column name(s) 'a'; give every column a distinct name in the header"]
 
 
 def _keys(at: AppTest) -> list[str]:
@@ -113,7 +114,8 @@ def test_kept_texts_are_offered_on_the_train_page_with_the_text_model(home: Path
 
 
 def test_an_order_given_on_the_page_encodes_a_column_as_ordinal(page: AppTest) -> None:
-    lines = ["grade,hours,label"] + [f"{['B', 'A', 'C'][i % 3]},{i % 7},{'pass' if i % 2 else 'fail'}" for i in range(40)]
+    lines = ["grade,hours,label"] + [f"{['B', 'A', 'C'][i % 3]},{i % 7},{'pass' if i % 2 else 'fail'}"
+                                     for i in range(40)]
     page.file_uploader(key="upload").set_value(("grades.csv", "\n".join(lines).encode(), "text/csv")).run()
     ordered = next(w for w in page.multiselect if w.label == "Columns whose categories have an order")
     ordered.set_value(["grade"]).run()
@@ -123,7 +125,8 @@ def test_an_order_given_on_the_page_encodes_a_column_as_ordinal(page: AppTest) -
     table = page.dataframe[0].value
     assert dict(zip(table["column"], table["what will be done"]))["grade"] == "ordinal (C < B < A), scaled"
     order.set_value("C, B").run()
-    assert [e.value for e in page.error] == ["the order given for 'grade' lacks 'A'; list every category once, lowest first"]
+    assert [e.value for e in page.error] == [
+        "the order given for 'grade' lacks 'A'; list every category once, lowest first"]
 
 
 def test_an_array_of_two_axes_per_row_is_read_as_the_user_says_and_kept_so(page: AppTest, home: Path) -> None:

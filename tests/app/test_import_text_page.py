@@ -29,8 +29,9 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
     assert any("imported 'reviews'" in s.value and "(classification; input: texts)" in s.value for s in at.success)
     (record,) = ModelStore(home).list()
     at.run()  # the page lists it now: its details say what it takes
-    assert any("Imported from `reviews.keras`" in c.value and "input: texts, output (2,)" in c.value for c in at.caption)
-    assert record.meta["modality"] == "text" and record.meta["class_names"] == ["down", "up"]
+    assert any("Imported from `reviews.keras`" in c.value and "input: texts, output (2,)" in c.value
+               for c in at.caption)
+    assert record.meta.modality == "text" and record.meta.class_names == ("down", "up")
 
     at.switch_page("app_pages/explain.py").run()
     assert not at.exception
@@ -48,17 +49,15 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
 
 
 def test_outputs_named_otherwise_than_the_data_set_are_shown_in_the_models_names_with_a_warning() -> None:
-    from types import SimpleNamespace
+    from dlcore.record import ModelMeta
 
-    from ui.explain import class_names, naming_note
-
-    data = SimpleNamespace(name="reviews", class_names=("down", "up"))
-    named = SimpleNamespace(meta={"class_names": ["neg", "pos"]})
-    assert class_names(named, data) == ("neg", "pos")
-    assert naming_note(named, data).startswith("The model names its outputs neg, pos; 'reviews' names its classes down, up.")
-    swapped = SimpleNamespace(meta={"class_names": ["up", "down"]})
-    assert "the same names in another order" in naming_note(swapped, data)
-    for same in ({"class_names": ["down", "up"]}, {}, {"class_names": ["a", "b", "c"]}):  # matching, none, wrong count
-        record = SimpleNamespace(meta=same)
-        assert class_names(record, data) == ("down", "up") and naming_note(record, data) is None
-    assert class_names(SimpleNamespace(meta={}), SimpleNamespace(name="diabetes", class_names=())) is None
+    data = ("down", "up")
+    named = ModelMeta(class_names=("neg", "pos"))
+    assert named.output_names(data) == ("neg", "pos")
+    assert named.naming_note("reviews", data).startswith(
+        "The model names its outputs neg, pos; 'reviews' names its classes down, up.")
+    assert "the same names in another order" in ModelMeta(class_names=("up", "down")).naming_note("reviews", data)
+    for same in (("down", "up"), (), ("a", "b", "c")):  # matching, none, a wrong count
+        meta = ModelMeta(class_names=same)
+        assert meta.output_names(data) == ("down", "up") and meta.naming_note("reviews", data) is None
+    assert ModelMeta().output_names(()) is None  # a regressor: no names

@@ -28,7 +28,8 @@ def _page(name: str) -> AppTest:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One iris classifier trained as a job, and a tiny VAE file to upload."""
     home = tmp_path_factory.mktemp("pickers_home")
-    status = run_job(jobs.create(TrainConfig(data="iris", model=ModelSpec(units=(4,)), epochs=1, name="iris mlp"), home))
+    config = TrainConfig(data="iris", model=ModelSpec(units=(4,)), epochs=1, name="iris mlp")
+    status = run_job(jobs.create(config, home))
     assert status["state"] == "done", status
     vae = home / "upload" / "vae.keras"
     vae.parent.mkdir()
@@ -80,7 +81,8 @@ def test_a_classifier_imported_without_its_data_is_explained_with_a_data_set_pic
     explain.radio(key="explain_source").set_value("Upload an image").run()
     assert not explain.exception and any("Upload an image to explain" in i.value for i in explain.info)
     picture = io.BytesIO()
-    Image.fromarray((load_builtin("digits").x_val[0, ..., 0] * 255).astype(np.uint8)).resize((32, 32)).save(picture, "PNG")
+    seven = (load_builtin("digits").x_val[0, ..., 0] * 255).astype(np.uint8)
+    Image.fromarray(seven).resize((32, 32)).save(picture, "PNG")
     explain.file_uploader(key="explain_upload").set_value(("seven.png", picture.getvalue(), "image/png")).run()
     assert not explain.exception and not explain.error  # a picture becomes an 8x8 grey input in [0, 1]
     assert any(m.value.startswith("**uploaded seven.png**") for m in explain.markdown)

@@ -55,7 +55,7 @@ def test_train_page_starts_a_job_and_shows_live_curves_then_results(home) -> Non
     assert len(at.get("plotly_chart")) >= 3  # curves, confusion matrix, per-class scores
     curves = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["x"] for t in curves["data"][:2]] == [[1, 2, 3, 4]] * 2  # training and validation loss per epoch
-    assert ModelStore(home).get(status.model_id).meta["config"]["epochs"] == 4
+    assert ModelStore(home).get(status.model_id).meta.config.epochs == 4
 
 
 def test_train_page_reopened_finds_the_last_job(trained_home, monkeypatch) -> None:

@@ -50,7 +50,7 @@ def test_train_page_trains_an_rnn(home) -> None:
     assert status.state == "done", status
     assert not at.exception and any("Done" in s.value for s in at.success)
     meta = ModelStore(home).get(status.model_id).meta
-    model = meta["config"]["model"]
-    assert (meta["arch"], model["cell"], model["seq_units"], model["units"], model["bidirectional"]) == \
-        ("rnn", "gru", [16], [16], True)
-    assert meta["evaluation"]["accuracy"] > 0.3  # ten classes: chance is 0.1
+    model = meta.config.model
+    assert (meta.arch, model.cell, model.seq_units, model.units, model.bidirectional) == \
+        ("rnn", "gru", (16,), (16,), True)
+    assert meta.evaluation["accuracy"] > 0.3  # ten classes: chance is 0.1

@@ -73,7 +73,12 @@ def page(browser, server):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.console_errors = []  # type: ignore[attr-defined]
-    pg.on("console", lambda m: pg.console_errors.append(f"{m.text} {m.location.get('url', '')}") if m.type == "error" else None)  # type: ignore[attr-defined]
+
+    def keep_error(m) -> None:
+        if m.type == "error":
+            pg.console_errors.append(f"{m.text} {m.location.get('url', '')}")  # type: ignore[attr-defined]
+
+    pg.on("console", keep_error)
     yield pg
     context.close()
 

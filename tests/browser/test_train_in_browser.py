@@ -42,7 +42,8 @@ def test_a_deep_link_on_a_fresh_server_still_gets_the_app_navigation(browser, tm
         pg = browser.new_page()
         pg.goto(f"{url}/models", wait_until="networkidle")
         pg.wait_for_selector("text=Training device", timeout=60_000)  # app.py's sidebar ran
-        nav = pg.eval_on_selector_all('[data-testid="stSidebarNav"] a', "els => els.map(e => e.innerText.trim().split('\\n').pop())")
+        nav = pg.eval_on_selector_all('[data-testid="stSidebarNav"] a',
+                                      "els => els.map(e => e.innerText.trim().split('\\n').pop())")
         titles = re.findall(r'st\.Page\([^)]*title="([^"]+)"', (ROOT / "app.py").read_text())
         assert nav == titles and len(titles) >= 6  # app.py's own navigation, not file names
         pg.wait_for_selector("h1:has-text('Models')", timeout=60_000)  # the page itself, under app.py

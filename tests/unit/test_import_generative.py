@@ -29,10 +29,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_a_vae_file_is_imported_with_its_image_shape_and_samples_like_the_original(files, home: Path) -> None:
     record = import_model(files["vae"], home, name="my vae")
     meta = record.meta
-    assert meta["arch"] == "vae" and meta["task"] == "generative" and meta["modality"] == "image"
-    assert meta["input_shape"] == [8, 8, 1] == meta["output_shape"] and meta["latent_dim"] == 3
-    assert meta["class_names"] == [] and meta["imported"]["model_class"] == "VAE" and record.generative
-    assert meta["preprocessing"] == {"kind": "image", "params": {"height": 8, "width": 8, "channels": 1, "scale": 1.0}}
+    assert meta.arch == "vae" and meta.task == "generative" and meta.modality == "image" and meta.generative
+    assert meta.input_shape == (8, 8, 1) == meta.output_shape and meta.latent_dim == 3
+    assert meta.class_names == () and meta.imported.model_class == "VAE" and record.generative
+    assert meta.preprocessing == {"kind": "image", "params": {"height": 8, "width": 8, "channels": 1, "scale": 1.0}}
     stored = ModelStore(home).load(record.model_id)
     original = keras.saving.load_model(files["vae"], safe_mode=True)  # our own file: the same weights
     x, labels = generate(stored, 6, seed=4)
@@ -41,11 +41,11 @@ def test_a_vae_file_is_imported_with_its_image_shape_and_samples_like_the_origin
 
 def test_a_conditional_gan_keeps_its_classes_and_checks_the_names_given(files, home: Path) -> None:
     record = import_model(files["gan"], home, class_names=["a", "b", "c"])
-    assert record.meta["arch"] == "gan" and record.meta["class_names"] == ["a", "b", "c"]
-    assert record.meta["class_names_known"] is True
+    assert record.meta.arch == "gan" and record.meta.class_names == ("a", "b", "c")
+    assert record.meta.class_names_known is True
     x, labels = generate(ModelStore(home).load(record.model_id), 6, seed=0)
     assert x.shape == (6, 8, 8, 1) and list(labels) == [0, 1, 2, 0, 1, 2]
-    assert import_model(files["gan"], home).meta["class_names"] == ["0", "1", "2"]
+    assert import_model(files["gan"], home).meta.class_names == ("0", "1", "2")
     with pytest.raises(ModelError, match="2 class names given, but the GAN is conditional on 3 classes"):
         import_model(files["gan"], home, class_names=["a", "b"])
     with pytest.raises(ModelError, match="the VAE is not conditional; leave them out"):

@@ -16,7 +16,8 @@ from dlcore import jobs
 from dlcore.errors import ModelError, UnsafeModelError
 from dlcore.importer import import_model
 from dlcore.store import ModelStore
-from tests.unit.test_safe_import import good_file, layer, refused, rewrite  # noqa: F401  (good_file: a fixture)
+from tests.unit.test_safe_import import good_file as good_file  # a fixture: pytest finds it by this name
+from tests.unit.test_safe_import import layer, refused, rewrite
 
 pytestmark = pytest.mark.slow
 LIMIT_MB = 3072  # TensorFlow itself takes about 2 GiB of address space in the checking process
@@ -76,7 +77,8 @@ def test_a_config_that_needs_more_memory_than_the_limit_is_refused_without_the_s
     path = rewrite(good_file, tmp_path / "hostile.keras", lambda config: _enlarge(config, inputs, units))
     with PeakRss() as rss:
         message = refused(path, home, "refused hostile.keras: the model needs more memory than the import limit "
-                          f"allows (DLCORE_IMPORT_MEMORY_MB={capped} MiB; ", allocation, "raise DLCORE_IMPORT_MEMORY_MB")
+                          f"allows (DLCORE_IMPORT_MEMORY_MB={capped} MiB; ", allocation,
+                          "raise DLCORE_IMPORT_MEMORY_MB")
     assert "\n" not in message
     assert rss.grew < 150, f"this process grew by {rss.grew:.0f} MiB"
     children_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -95,14 +97,15 @@ def test_a_normal_import_works_under_the_same_limit_and_loads_nothing_here_first
     monkeypatch.setattr(jobs, "run_limited", spy)
     record = import_model(good_file, home, class_names=["a", "b", "c"])
     assert [c[0] for c in calls] == ["check-import"] and calls[0][-3:] == [str(capped), "120.0", ""]
-    assert record.meta["class_names"] == ["a", "b", "c"] and record.meta["input_shape"] == [6]
+    assert record.meta.class_names == ("a", "b", "c") and record.meta.input_shape == (6,)
     x = np.random.default_rng(1).normal(size=(3, 6)).astype("float32")
     original = keras.saving.load_model(good_file, compile=False, safe_mode=True)
     np.testing.assert_allclose(ModelStore(home).load(record.model_id).predict_on_batch(x),
                                original.predict_on_batch(x), rtol=1e-6)
 
 
-def test_the_childs_refusals_arrive_as_they_were_raised(good_file: Path, tmp_path: Path, home: Path, capped: int) -> None:
+def test_the_childs_refusals_arrive_as_they_were_raised(good_file: Path, tmp_path: Path, home: Path,
+                                                        capped: int) -> None:
     def mismatch(config: dict) -> None:
         _enlarge(config, [6], 9)  # fits in memory; the weights file holds an 8-unit kernel
 
@@ -131,7 +134,8 @@ def test_a_limit_too_low_for_tensorflow_itself_says_so(good_file: Path, home: Pa
 
 @pytest.mark.parametrize("name, value", [("DLCORE_IMPORT_MEMORY_MB", "lots"), ("DLCORE_IMPORT_SECONDS", "-5"),
                                          ("DLCORE_IMPORT_SECONDS", "nan")])
-def test_bad_limits_are_named(good_file: Path, home: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_bad_limits_are_named(good_file: Path, home: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+                              value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ModelError, match=f"{name}='{value}' is not a positive number; set it to one, or unset it"):
         import_model(good_file, home)

@@ -49,11 +49,11 @@ def test_a_text_model_file_is_imported_described_for_texts_and_predicts_like_the
         texts: dict, home: Path, arch: str) -> None:
     record = import_model(texts[arch]["file"], home, name=f"my {arch}")
     meta = record.meta
-    assert meta["modality"] == "text" and meta["task"] == "classification" and meta["arch"] == "imported"
-    assert meta["input_shape"] == [] and meta["output_shape"] == [2]
-    assert meta["class_names"] == ["0", "1"] and meta["class_names_known"] is False
-    assert meta["preprocessing"] == {"kind": "text", "params": {"column": "text"}}
-    assert meta["feature_names"] == ["text"]
+    assert meta.modality == "text" and meta.task == "classification" and meta.arch == "imported"
+    assert meta.input_shape == () and meta.output_shape == (2,) and meta.takes_texts
+    assert meta.class_names == ("0", "1") and meta.class_names_known is False
+    assert meta.preprocessing == {"kind": "text", "params": {"column": "text"}}
+    assert meta.feature_names == ("text",) and meta.input_label() == "input: texts"
     stored = ModelStore(home).load(record.model_id)
     original = ModelStore(texts["home"]).load(texts[arch]["model_id"])
     sample = np.asarray(["the film was good", "awful dull plot", *SAMPLE_TEXTS], dtype=object)
@@ -67,7 +67,7 @@ def test_command_line_imports_a_text_model_with_class_names(texts: dict, home: P
     assert main(["import", str(texts["text"]["file"]), "--classes", "down,up", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["task"] == "classification" and result["class_names"] == ["down", "up"]
-    assert result["input_shape"] == [] and ModelStore(home).get(result["model_id"]).meta["modality"] == "text"
+    assert result["input_shape"] == [] and ModelStore(home).get(result["model_id"]).meta.modality == "text"
     assert main(["import", str(texts["text"]["file"])]) == 0
     assert "input: texts" in capsys.readouterr().out
     assert main(["import", str(texts["text"]["file"]), "--classes", "a,b,c"]) == 2

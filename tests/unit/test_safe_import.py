@@ -69,10 +69,14 @@ def refused(path: Path, home: Path, *fragments: str) -> str:
 def test_a_safe_model_is_imported_loaded_and_described(good_file: Path, home: Path) -> None:
     record = import_model(good_file, home, name="mine")
     meta = record.meta
-    assert meta["name"] == "mine" and meta["arch"] == "imported"
-    assert meta["task"] == "classification" and meta["modality"] == "tabular"
-    assert meta["input_shape"] == [6] and meta["output_shape"] == [3] and meta["class_names"] == ["0", "1", "2"]
-    assert meta["imported"]["file"] == "good.keras" and len(meta["imported"]["sha256"]) == 64
+    assert meta.name == "mine" and meta.arch == "imported" and meta.is_imported and meta.origin == "imported"
+    assert meta.task == "classification" and meta.modality == "tabular"
+    assert meta.input_shape == (6,) and meta.output_shape == (3,) and meta.class_names == ("0", "1", "2")
+    assert meta.imported.file == "good.keras" and len(meta.imported.sha256) == 64
+    assert meta.imported.bytes == good_file.stat().st_size and meta.imported.model_class == "Functional"
+    assert meta.config is None and not meta.has_training_data and meta.input_label() == "input (6,)"
+    on_disk = json.loads((record.path / "meta.json").read_text())
+    assert on_disk["schema"] == 2 and on_disk["imported"]["file"] == "good.keras" and on_disk["input_shape"] == [6]
     x = np.random.default_rng(0).normal(size=(4, 6)).astype("float32")
     original = keras.saving.load_model(good_file, compile=False, safe_mode=True)
     np.testing.assert_allclose(ModelStore(home).load(record.model_id).predict(x, verbose=0),
@@ -131,7 +135,8 @@ def test_pickles_and_savedmodels_are_refused_without_being_read(tmp_path: Path, 
 @pytest.mark.parametrize("payload, fragment", [
     ({"module": "os", "class_name": "function", "config": "system", "registered_name": None}, "module 'os'"),
     ({"module": "builtins", "class_name": "function", "config": "exec", "registered_name": None}, "module 'builtins'"),
-    ({"module": "keras.utils", "class_name": "function", "config": "get_file", "registered_name": None}, "module 'keras.utils'"),
+    ({"module": "keras.utils", "class_name": "function", "config": "get_file", "registered_name": None},
+     "module 'keras.utils'"),
     ({"module": "keras.config", "class_name": "function", "config": "enable_unsafe_deserialization",
       "registered_name": None}, "module 'keras.config'"),
     ({"module": "keras.src.activations.activations", "class_name": "function", "config": "__import__",
@@ -165,7 +170,8 @@ def test_a_whole_layer_from_another_module_is_refused(good_file: Path, tmp_path:
 @pytest.mark.parametrize("entry, fragments", [
     ({"module": "keras.layers", "class_name": "TFSMLayer", "config": {"name": "sm", "filepath": "/tmp/x"}},
      ("layer 'sm' (TFSMLayer)", "SavedModel from a path")),
-    ({"module": "keras.layers", "class_name": "StringLookup", "config": {"name": "lookup", "vocabulary": "/etc/passwd"}},
+    ({"module": "keras.layers", "class_name": "StringLookup",
+      "config": {"name": "lookup", "vocabulary": "/etc/passwd"}},
      ("layer 'lookup' (StringLookup)", "vocabulary='/etc/passwd'", "names a file")),
     ({"module": "evil_pkg.layers", "class_name": "Evil", "registered_name": "evil_pkg>Evil", "config": {"name": "ev"}},
      ("layer 'ev' (Evil)", "'evil_pkg>Evil' is not one of this app's own classes")),
@@ -198,7 +204,7 @@ def test_registered_classes_load_only_when_allowed(tmp_path: Path, home: Path,
     monkeypatch.setattr(safe_import, "SAFE_REGISTERED", set())
     safe_import.allow_registered("dlcore_test>Scale")
     record = import_model(path, home)
-    assert record.meta["input_shape"] == [3]
+    assert record.meta.input_shape == (3,)
 
 
 def test_zip_bombs_traversal_links_and_strangers_are_refused_before_extraction(
@@ -221,7 +227,8 @@ def test_zip_bombs_traversal_links_and_strangers_are_refused_before_extraction(
     with zipfile.ZipFile(rewrite(good_file, tmp_path / "link.keras"), "a") as zf:
         zf.writestr(link, "/etc/passwd")
     refused(tmp_path / "link.keras", home, "symbolic link")
-    refused(rewrite(good_file, tmp_path / "noweights.keras", drop=("model.weights.h5",)), home, "lacks model.weights.h5")
+    refused(rewrite(good_file, tmp_path / "noweights.keras", drop=("model.weights.h5",)), home,
+            "lacks model.weights.h5")
 
 
 def test_sizes_are_capped_before_reading(good_file: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

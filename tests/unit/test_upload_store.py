@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def table(n: int = 40) -> bytes:
-    lines = ["colour,size,weight,kind"] + [f"{'red' if i % 3 else 'blue'},{i % 9},{i * 1.5},{'big' if i % 2 else 'small'}"
-                                          for i in range(n)]
+    lines = ["colour,size,weight,kind"] + [
+        f"{'red' if i % 3 else 'blue'},{i % 9},{i * 1.5},{'big' if i % 2 else 'small'}" for i in range(n)]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -48,7 +48,8 @@ def test_save_list_load_and_delete(home: Path) -> None:
 
 def test_bad_names_and_bad_files_are_not_kept(home: Path) -> None:
     store = DatasetStore(home)
-    for name, match in [("../x", "invalid data set name"), ("", "invalid data set name"), ("iris", "built-in data set")]:
+    bad = [("../x", "invalid data set name"), ("", "invalid data set name"), ("iris", "built-in data set")]
+    for name, match in bad:
         with pytest.raises(DataError, match=match):
             store.save(name, table(), "t.csv")
     with pytest.raises(DataError, match="no column 'nope'"):
