@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 NAME = "base_shapes_cnn"
-KEPT = ("name", "arch", "config", "dataset", "task", "modality", "input_shape", "class_names", "preprocessing",
-        "metrics", "params", "versions", "created")
+KEPT = ("schema", "name", "arch", "config", "dataset", "task", "modality", "input_shape", "class_names",
+        "preprocessing", "metrics", "params", "versions", "created")  # of the stored record's meta.json
 
 
 def main(out_dir: Path) -> Path:
@@ -39,11 +39,11 @@ def main(out_dir: Path) -> Path:
         target = out_dir / f"{NAME}.keras"
         # Saved again without the optimizer's state, which fine-tuning does not use: a third of the size.
         keras.saving.load_model(record.model_file, compile=False, safe_mode=True).save(target)
-        meta = {k: record.meta[k] for k in KEPT if k in record.meta}
-        meta["made_by"] = "python assets/make_base.py"
-        atomic_write_json(out_dir / f"{NAME}.meta.json", meta)
+        stored = record.meta.to_dict()
+        atomic_write_json(out_dir / f"{NAME}.meta.json",
+                          {**{k: stored[k] for k in KEPT if k in stored}, "made_by": "python assets/make_base.py"})
     print(f"{target} ({target.stat().st_size / 1024:.0f} KiB): validation accuracy "
-          f"{meta['metrics'].get('val_accuracy', float('nan')):.3f} on shapes")
+          f"{record.meta.metrics.get('val_accuracy', float('nan')):.3f} on shapes")
     return target
 
 

@@ -64,7 +64,8 @@ def bench_lime(model: Any, ds: Any, seed: int = 0, samples: int = 1000) -> dict[
     def documented() -> Any:
         explainer = LimeImageExplainer(random_state=seed)
         # lime's tutorial passes model.predict; lime hands over RGB, the model reads one channel
-        return explainer.explain_instance(image[..., 0].astype(np.float64), lambda imgs: model.predict(imgs[..., :1], verbose=0),
+        return explainer.explain_instance(image[..., 0].astype(np.float64),
+                                          lambda imgs: model.predict(imgs[..., :1], verbose=0),
                                           top_labels=5, hide_color=0, num_samples=samples,
                                           segmentation_fn=segment_fn("grid"), random_seed=seed)
 
@@ -144,7 +145,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     digits_model, digits = train("digits", "cnn", epochs=3)
     wine_model, wine = train("wine", "mlp", epochs=10)
-    figures = {**bench_lime(digits_model, digits), **bench_exact(wine_model, wine), **bench_gradient(digits_model, digits)}
+    figures = {**bench_lime(digits_model, digits), **bench_exact(wine_model, wine),
+               **bench_gradient(digits_model, digits)}
     print(json.dumps({k: float(f"{v:.4g}") for k, v in figures.items()}))
 
 

@@ -35,7 +35,7 @@ def main() -> None:
         first = rows[0]["time"] - pressed
         per_epoch = sorted(r["seconds"] for r in rows[1:])[len(rows[1:]) // 2]
         print(f"first epoch finished {first:.1f} s after pressing Train; median later epoch {per_epoch:.2f} s")
-        print(f"digits cnn, {args.epochs} epochs, seed {args.seed}: val_accuracy {meta['metrics']['val_accuracy']:.4f}")
+        print(f"digits cnn, {args.epochs} epochs, seed {args.seed}: val_accuracy {meta.metrics['val_accuracy']:.4f}")
 
 
 if __name__ == "__main__":

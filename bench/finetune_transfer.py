@@ -30,21 +30,22 @@ def transfer(seed: int, limit: int, epochs: int, root: str, freeze: int = 4) -> 
     """The three validation accuracies for one seed (fine-tune and scratch jobs run in ``root``)."""
     from dlcore import jobs
     from dlcore.finetune import finetune_config, shipped_bases
-    from dlcore.models.spec import ModelSpec, TrainConfig
+    from dlcore.models.spec import TrainConfig
     from dlcore.store import ModelStore
     from dlcore.training import run_job
 
-    meta = next(b["meta"] for b in shipped_bases() if Path(b["path"]).resolve() == BASE.resolve())
-    common: dict[str, Any] = {"epochs": epochs, "batch_size": 16, "seed": seed, "train_limit": limit, "distribute": "one"}
+    meta = next(b.meta for b in shipped_bases() if Path(b.path).resolve() == BASE.resolve())
+    common: dict[str, Any] = {"epochs": epochs, "batch_size": 16, "seed": seed, "train_limit": limit,
+                              "distribute": "one"}
     tuned = finetune_config(str(BASE), DATA, base_meta=meta, freeze=freeze, **common)
-    scratch = TrainConfig(data=DATA, model=ModelSpec(**{k: tuple(v) if isinstance(v, list) else v
-                                                        for k, v in meta["config"]["model"].items()}), **common)
+    assert meta.config is not None, "the shipped base records the config it was trained with"
+    scratch = TrainConfig(data=DATA, model=meta.config.model, **common)
     out = {}
     for label, config in (("tuned", tuned), ("scratch", scratch)):
         status = run_job(jobs.create(config, root))
         if status.get("state") != "done":
             raise RuntimeError(f"{label} job failed: {status.get('message')}")
-        out[label] = ModelStore(root).get(status["model_id"]).meta["evaluation"]
+        out[label] = ModelStore(root).get(status["model_id"]).meta.evaluation
     return {"before": out["tuned"]["before"]["accuracy"], "after": out["tuned"]["accuracy"],
             "scratch": out["scratch"]["accuracy"]}
 

@@ -38,7 +38,8 @@ def configs(args: argparse.Namespace) -> dict[str, TrainConfig]:
 
 def check(arch: str, report: dict) -> list[tuple[str, bool]]:
     memo = report["memorisation"]
-    return [(f"mean confidence {report['mean_confidence']:.3f} >= {TARGETS[arch]}", report["mean_confidence"] >= TARGETS[arch]),
+    return [(f"mean confidence {report['mean_confidence']:.3f} >= {TARGETS[arch]}",
+             report["mean_confidence"] >= TARGETS[arch]),
             (f"classes present {report['classes_present']}/10", report["classes_present"] == 10),
             (f"class entropy {report['class_entropy']:.3f} >= 0.9 ln 10 = {0.9 * math.log(10):.3f}",
              report["class_entropy"] >= 0.9 * math.log(10)),
@@ -57,10 +58,11 @@ def prove(arch: str, config: TrainConfig, home: Path) -> bool:
     if status.get("state") != "done":
         print(f"{arch}: job {status.get('state')}: {status.get('message')}")
         return False
-    report = ModelStore(home).get(status["model_id"]).meta["evaluation"]
+    report = ModelStore(home).get(status["model_id"]).meta.evaluation
     print(f"\n{arch.upper()}: {config.epochs} epochs, job {time.perf_counter() - t0:.0f} s in all (with evaluation); "
           f"{report['n_samples']} samples judged by {report['classifier_id']} "
-          f"(validation accuracy {report['classifier_accuracy']:.3f}, {report['real_confidence']:.3f} mean confidence on real images)")
+          f"(validation accuracy {report['classifier_accuracy']:.3f}, {report['real_confidence']:.3f} mean confidence "
+          "on real images)")
     print(f"  Frechet distance {report['frechet_distance']:.2f} (held-out real images: {report['frechet_floor']:.2f}), "
           f"kernel distance {report['kernel_distance']:.3f} (real: {report['kernel_floor']:.3f})")
     print(f"  predicted classes of the samples: {report['class_counts']}")

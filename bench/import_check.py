@@ -65,8 +65,8 @@ def main() -> None:
     folder, root = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
     result: dict[str, Any] = {}
     for name, path in model_files(folder).items():
-        steps: dict[str, Callable[[], Any]] = {"in process": lambda: in_process(path, root),
-                                               "capped child": lambda: import_model(path, root)}
+        steps: dict[str, Callable[[], Any]] = {"in process": lambda path=path: in_process(path, root),
+                                               "capped child": lambda path=path: import_model(path, root)}
         times: dict[str, list[float]] = {k: [] for k in steps}
         for fn in steps.values():
             fn()  # warm: imports, Keras' first load
@@ -76,7 +76,8 @@ def main() -> None:
                 fn()
                 times[key].append(time.perf_counter() - t0)
         med = {k: statistics.median(v) for k, v in times.items()}
-        result[name] = {**{k: round(v, 3) for k, v in med.items()}, "ratio": round(med["capped child"] / med["in process"], 1)}
+        result[name] = {**{k: round(v, 3) for k, v in med.items()},
+                        "ratio": round(med["capped child"] / med["in process"], 1)}
         print(f"{name:15s} in process {med['in process']:.2f} s, with the capped child {med['capped child']:.2f} s "
               f"({result[name]['ratio']}x, {args.repeats} runs each)")
     print(json.dumps(result))

@@ -20,7 +20,8 @@ def coalition_values(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, backg
     return out.reshape(2 ** m, len(background), -1).mean(axis=1)  # (2**m, n_outputs)
 
 
-def brute_force_shapley(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def brute_force_shapley(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                        background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shapley values ``(m, n_outputs)`` of one row ``x`` and the base value v(empty set) ``(n_outputs,)``.
 
     phi_j = sum over S without j of |S|! (m - |S| - 1)! / m! * (v(S + j) - v(S)).

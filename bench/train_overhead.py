@@ -66,14 +66,16 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    config = TrainConfig(data=args.data, model=ModelSpec(arch=args.arch), epochs=args.epochs, batch_size=args.batch_size)
+    config = TrainConfig(data=args.data, model=ModelSpec(arch=args.arch), epochs=args.epochs,
+                         batch_size=args.batch_size)
     dataset = load_dataset(args.data)
     job_times, plain_times = [], []
     with tempfile.TemporaryDirectory() as root:
         for i in range(args.repeats):
             job_times.append(job_run(config, dataset, Path(root)))
             plain_times.append(plain_run(config, dataset))
-            print(f"repeat {i + 1}: job {job_times[-1] * 1000:.1f} ms/epoch, plain fit {plain_times[-1] * 1000:.1f} ms/epoch")
+            print(f"repeat {i + 1}: job {job_times[-1] * 1000:.1f} ms/epoch, "
+                  f"plain fit {plain_times[-1] * 1000:.1f} ms/epoch")
     ratio = statistics.median(job_times) / statistics.median(plain_times)
     print(f"{args.arch} on {args.data}, {args.epochs} epochs x {args.repeats} repeats, batch {args.batch_size}, "
           f"{keras.config.backend()} on {os.cpu_count()} CPU cores")

@@ -44,7 +44,8 @@ def main() -> None:
     assert preview(path, args.target) == plain(path)  # same rows; also warms imports and caches
     times: dict[str, list[float]] = {"pandas.read_csv": [], "dlcore preview": []}
     for _ in range(args.repeats):
-        for name, fn in (("pandas.read_csv", lambda: plain(path)), ("dlcore preview", lambda: preview(path, args.target))):
+        steps = (("pandas.read_csv", lambda: plain(path)), ("dlcore preview", lambda: preview(path, args.target)))
+        for name, fn in steps:
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

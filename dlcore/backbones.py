@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from dlcore.errors import ModelError
+from dlcore.record import ModelMeta
 from dlcore.workspace import home
 
 MAX_WEIGHTS_BYTES = 200 * 2**20
 PREFIX = "keras:"
+WEIGHTS_KEY = "weights_file"  # in a backbone record's ``extra``: the weights file it was built from
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,9 @@ def available(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]
     return list(found.values())
 
 
-def load_backbone(ref: str, root: str | os.PathLike[str] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Build the backbone without its top from a local weights file; returns (model, metadata)."""
+def load_backbone(ref: str, root: str | os.PathLike[str] | None = None) -> tuple[Any, ModelMeta]:
+    """Build the backbone without its top from a local weights file; returns (model, its record: headless,
+    with the input scale it expects and the weights file's name, see ``weights_file``)."""
     backbone, alpha, size, path = find_weights(ref, root)
     import keras
 
@@ -105,9 +108,13 @@ def load_backbone(ref: str, root: str | os.PathLike[str] | None = None) -> tuple
     except Exception as exc:
         raise ModelError(f"{path.name} does not hold {backbone.name} weights for alpha {alpha} and size {size} "
                          f"({type(exc).__name__}); delete it and use the file Keras publishes") from exc
-    meta = {"arch": backbone.name, "task": None, "class_names": [], "headless": True,
-            "input_scale": list(backbone.scale), "weights_file": path.name}
+    meta = ModelMeta(arch=backbone.name, headless=True, input_scale=backbone.scale, extra={WEIGHTS_KEY: path.name})
     return model, meta
+
+
+def weights_file(meta: ModelMeta) -> str:
+    """The name of the weights file a backbone's record (``load_backbone``) was built from."""
+    return str(meta.extra.get(WEIGHTS_KEY, ""))
 
 
 def save_uploaded_weights(data: bytes, filename: str, root: str | os.PathLike[str] | None = None) -> Path:

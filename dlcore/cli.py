@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dlcore.workspace import _finite
+from dlcore.workspace import finite
 
 Handler = Callable[[argparse.Namespace], Any]
 
@@ -20,7 +20,7 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 def emit(args: argparse.Namespace, result: Any, human: Callable[[Any], str]) -> None:
     """Print ``result`` as JSON (``--json``) or as ``human(result)`` for people."""
     if getattr(args, "json", False):
-        print(json.dumps(_finite(result), default=str))
+        print(json.dumps(finite(result), default=str))
     else:
         print(human(result))
 

@@ -6,37 +6,47 @@ import) or a ``keras.applications`` backbone whose weights file is on disk (``dl
 (or an explanation of why the shapes cannot fit), a new head when the classes or output size differ,
 and the first N layers frozen. Frozen ``BatchNormalization`` layers run in inference mode (Keras does so
 for a layer with ``trainable=False``) and stay frozen in the optional second phase, which unfreezes the
-top K frozen layers with weights and trains them at a lower learning rate.
+top K frozen layers with weights and trains them at a lower learning rate (``dlcore.second_phase``).
 """
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from dlcore.checkpoint import saved_epoch
 from dlcore.data.dataset import Dataset
 from dlcore.errors import ModelError
 from dlcore.models import compile_model
-from dlcore.models.spec import GENERATIVE, FineTuneSpec, ModelSpec, TrainConfig
+from dlcore.models.spec import FineTuneSpec, ModelSpec, TrainConfig
+from dlcore.record import ModelMeta
 from dlcore.workspace import read_json
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Base:
     """A loaded base model and what is known about it (task, class names, where it came from)."""
 
     model: Any
     ref: str
     label: str
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    meta: ModelMeta = ModelMeta()
+
+
+@dataclass(frozen=True)
+class ShippedBase:
+    """A pretrained base that ships in ``assets/``: its ``.keras`` file, its name and its record (the sidecar
+    ``.meta.json`` beside it)."""
+
+    path: str
+    name: str
+    meta: ModelMeta
 
 
 @dataclass(frozen=True)
@@ -65,13 +75,13 @@ def is_shipped(path: str | os.PathLike[str]) -> bool:
     return path.suffix == ".keras" and path.parent == assets_dir().resolve() and path.is_file()
 
 
-def shipped_bases() -> list[dict[str, Any]]:
-    """The pretrained bases in ``assets/``: ``{"path", "name", "meta"}`` for each ``.keras`` with its meta."""
+def shipped_bases() -> list[ShippedBase]:
+    """The pretrained bases in ``assets/``, each ``.keras`` file with the record of its sidecar."""
     folder = assets_dir()
     out = []
     for path in sorted(folder.glob("*.keras")) if folder.is_dir() else []:
-        meta = read_json(path.with_suffix(".meta.json"), {}) or {}
-        out.append({"path": str(path), "name": meta.get("name", path.stem), "meta": meta})
+        meta = ModelMeta.from_dict(read_json(path.with_suffix(".meta.json"), {}) or {})
+        out.append(ShippedBase(str(path), meta.name or path.stem, meta))
     return out
 
 
@@ -81,31 +91,39 @@ def load_base(ref: str, root: str | os.PathLike[str] | None = None) -> Base:
 
     if ref.startswith(backbones.PREFIX):
         model, meta = backbones.load_backbone(ref, root)
-        return Base(model, ref, f"{meta['arch']} ({meta['weights_file']})", meta)
+        return Base(model, ref, f"{meta.arch} ({backbones.weights_file(meta)})", meta)
     if is_file_ref(ref):
-        from dlcore.importer import check_isolated, check_shapes, describe, load_checked
-
-        path = Path(ref)
-        if not is_shipped(path):  # any other file is untrusted: a capped child loads and checks it first
-            check_isolated(path, path.name)
-        model = load_checked(path, path.name)
-        meta = read_json(path.with_suffix(".meta.json"), None)
-        if not isinstance(meta, dict):  # no sidecar: what the shapes say
-            in_shape, out_shape, probabilities = check_shapes(model, {}, path.name)
-            meta = {"arch": "imported", **describe(in_shape, out_shape, probabilities)}
-        return Base(model, ref, meta.get("name") or path.name, meta)
+        return _file_base(ref)
     from dlcore.store import ModelStore
 
     store = ModelStore(root)
     record = store.get(ref)
-    return Base(store.load(ref), ref, f"{record.meta.get('name', '')} ({ref})", record.meta)
+    return Base(store.load(ref), ref, f"{record.meta.name} ({ref})", record.meta)
+
+
+def _file_base(ref: str) -> Base:
+    """A ``.keras`` file as a base, described by its sidecar ``.meta.json`` or else by its shapes."""
+    from dlcore.importer import check_isolated, check_shapes, describe, load_checked
+
+    path = Path(ref)
+    if not is_shipped(path):  # any other file is untrusted: a capped child loads and checks it first
+        check_isolated(path, path.name)
+    model = load_checked(path, path.name)
+    sidecar = read_json(path.with_suffix(".meta.json"), None)
+    if isinstance(sidecar, dict):
+        meta = ModelMeta.from_dict(sidecar)
+    else:  # no sidecar: what the shapes say
+        in_shape, out_shape, probabilities = check_shapes(model, {}, path.name)
+        meta = ModelMeta.from_dict({"arch": "imported", **describe(in_shape, out_shape, probabilities)})
+    return Base(model, ref, meta.name or path.name, meta)
 
 
 def layer_table(model: Any, head_start: int | None = None) -> list[dict[str, Any]]:
     """One row per layer: index, name, type, output shape, parameters, trainable, and its part."""
     rows = []
     for i, layer in enumerate(model.layers):
-        part = "adapter" if layer.name.startswith("adapt_") else "head" if head_start is not None and i >= head_start else "base"
+        head = head_start is not None and i >= head_start
+        part = "adapter" if layer.name.startswith("adapt_") else "head" if head else "base"
         shape = getattr(layer, "output", None)
         rows.append({"index": i, "name": layer.name, "type": type(layer).__name__,
                      "output_shape": str(tuple(shape.shape[1:])) if shape is not None else "",
@@ -131,7 +149,7 @@ def input_adapter(base: Base, dataset: Dataset) -> tuple[list[Callable[[Any], An
         raise ModelError(f"the base takes {base_kind} and {dataset.name!r} holds {data_kind}; a model that reads "
                          f"words cannot learn from numbers, nor the other way round: choose a base trained on "
                          f"{data_kind}, or train from scratch on the Train page")
-    scale = base.meta.get("input_scale")
+    scale = base.meta.input_scale
     steps: list[Callable[[Any], Any]] = []
     notes: list[str] = []
     if len(want) == 3 and len(have) == 3:
@@ -156,12 +174,14 @@ def input_adapter(base: Base, dataset: Dataset) -> tuple[list[Callable[[Any], An
                          f"{have} ({_kind(have)}); they cannot fit: {fix}")
     if scale:
         steps.append(keras.layers.Rescaling(float(scale[0]), float(scale[1]), name="adapt_scale"))
-        notes.append(f"inputs in [0, 1] are rescaled to [{scale[1]:g}, {scale[0] + scale[1]:g}] as the backbone expects")
+        notes.append(f"inputs in [0, 1] are rescaled to [{scale[1]:g}, {scale[0] + scale[1]:g}] as the backbone "
+                     "expects")
     return steps, notes
 
 
-def _head_start(model: Any) -> int:
-    """Index of the base's head: its last layer with weights (and the weightless layers after it)."""
+def head_layer_index(model: Any) -> int:
+    """Index in ``model.layers`` of a model's head: its last layer with weights (the weightless layers after it
+    belong to the head too)."""
     i = len(model.layers) - 1
     while i > 0 and not model.layers[i].weights:
         i -= 1
@@ -172,31 +192,36 @@ def class_order(base: Base, dataset: Dataset) -> list[int] | None:
     """For each of the data's classes, the base output that predicts it, when the base knows the same
     classes in another order (class folders of an upload come sorted by name) and its head ends in a Dense
     layer with one unit per class, whose units can be put in the data's order; else None."""
-    known = list(base.meta.get("class_names") or []) if base.meta.get("class_names_known", True) else []
+    known = _known_classes(base)
     wanted = list(dataset.class_names)
     if dataset.task != "classification" or not known or known == wanted or sorted(known) != sorted(wanted) \
-            or len(set(wanted)) != len(wanted) or base.meta.get("headless"):
+            or len(set(wanted)) != len(wanted) or base.meta.headless:
         return None
-    layer = base.model.layers[_head_start(base.model)]
+    layer = base.model.layers[head_layer_index(base.model)]
     if not isinstance(layer, keras.layers.Dense) or int(layer.units) != len(wanted):
         return None
     return [known.index(c) for c in wanted]
 
 
+def _known_classes(base: Base) -> list[str]:
+    """The base's class names, when they are known (an imported file's are only numbered)."""
+    return list(base.meta.class_names) if base.meta.class_names_known else []
+
+
 def _reorder_head(model: Any, order: list[int]) -> None:
     """Put the units of the model's output Dense layer in ``order`` (softmax does not mind the order)."""
-    layer = model.layers[_head_start(model)]
+    layer = model.layers[head_layer_index(model)]
     kernel, *bias = layer.get_weights()
     layer.set_weights([kernel[:, order], *(b[order] for b in bias)])
 
 
 def head_decision(base: Base, dataset: Dataset, mode: str) -> tuple[bool, str]:
     """Whether to replace the base's head, and why, in words."""
-    if base.meta.get("headless"):
+    if base.meta.headless:
         return True, f"the backbone has no head: a new one is added for {dataset.n_outputs} output(s)"
     n_out = int(math.prod(d for d in base.model.outputs[0].shape[1:] if d is not None))
-    classes = list(base.meta.get("class_names") or []) if base.meta.get("class_names_known", True) else []
-    task = base.meta.get("task")
+    classes = _known_classes(base)
+    task = base.meta.task
     if task and task != "unknown" and task != dataset.task:
         why = f"the base does {task} and {dataset.name!r} is {dataset.task}"
     elif n_out != dataset.n_outputs:
@@ -246,12 +271,12 @@ def _clone_onto(features: Any, inputs: Any, steps: list[Callable[[Any], Any]]) -
 
 def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str] | None = None) -> Plan:
     """Load the base and adapt it to ``dataset``: input adapter, head, frozen layers (see the module doc)."""
-    from dlcore.models.builders import output_head
+    from dlcore.models.blocks import output_head
 
     base = load_base(spec.base, root)
     model = base.model
-    if base.meta.get("arch") in GENERATIVE or hasattr(model, "latent_dim"):
-        raise ModelError(f"{base.label} is a {str(base.meta.get('arch') or 'generative model').upper()}: it draws "
+    if base.meta.generative or hasattr(model, "latent_dim"):
+        raise ModelError(f"{base.label} is a {(base.meta.arch or 'generative model').upper()}: it draws "
                          "images and predicts no classes or values to adapt; choose a classifier or regressor as the "
                          "base, or train a new VAE or GAN on the Generate page")
     if not getattr(model, "inputs", None) or len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -259,7 +284,7 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
                          "can be fine-tuned")
     steps, notes = input_adapter(base, dataset)
     replace, why = head_decision(base, dataset, spec.head)
-    cut = None if base.meta.get("headless") else _head_start(model)
+    cut = None if base.meta.headless else head_layer_index(model)
     features = model if not replace or cut is None else keras.Model(model.inputs, model.layers[cut].input)
     inputs = keras.Input(dataset.input_shape, dtype="string" if _takes_texts(model) else None, name="input")
     x, used = _clone_onto(features, inputs, steps)
@@ -273,11 +298,12 @@ def build_plan(spec: FineTuneSpec, dataset: Dataset, root: str | os.PathLike[str
     order = None if replace else class_order(base, dataset)
     if order is not None:
         _reorder_head(adapted, order)
-    new = [i for i, l in enumerate(adapted.layers) if l.name not in used and not l.name.startswith("adapt_")]
-    head_start = new[0] if replace else _head_start(adapted)
+    new = [i for i, layer in enumerate(adapted.layers)
+           if layer.name not in used and not layer.name.startswith("adapt_")]
+    head_start = new[0] if replace else head_layer_index(adapted)
     notes.insert(0, why)
     notes.append(freeze(adapted, spec.freeze, head_start))
-    return Plan(adapted, base, "added" if base.meta.get("headless") else "replaced" if replace else "kept",
+    return Plan(adapted, base, "added" if base.meta.headless else "replaced" if replace else "kept",
                 head_start, tuple(notes))
 
 
@@ -289,25 +315,15 @@ def freeze(model: Any, n: int, head_start: int) -> str:
     if not model.trainable_weights:
         raise ModelError(f"freezing {n} of {len(model.layers)} layers leaves nothing to train; freeze fewer "
                          f"(the head starts at layer {head_start})")
-    frozen = [l for l in model.layers[:n] if l.weights]
-    bn = sum(isinstance(l, keras.layers.BatchNormalization) for l in frozen)
-    params = sum(int(l.count_params()) for l in frozen)
+    frozen = [layer for layer in model.layers[:n] if layer.weights]
+    bn = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in frozen)
+    params = sum(int(layer.count_params()) for layer in frozen)
     text = f"the first {n} layers are frozen ({len(frozen)} with weights, {params:,} parameters)"
     return text + (f"; their {bn} batch-norm layer(s) run in inference mode" if bn else "")
 
 
-def unfreeze_top(model: Any, k: int, head_start: int) -> list[str]:
-    """Unfreeze the top ``k`` frozen layers with weights below the head; batch norm stays frozen."""
-    frozen = [l for l in model.layers[:head_start] if l.weights and not l.trainable and not l.name.startswith("adapt_")
-              and not isinstance(l, keras.layers.BatchNormalization)]
-    chosen = frozen[-k:] if k > 0 else []
-    for layer in chosen:
-        layer.trainable = True
-    return [l.name for l in chosen]
-
-
 def finetune_model(config: TrainConfig, dataset: Dataset) -> Any:
-    """The compiled model of a fine-tuning job (``dlcore.training.make_model`` calls this)."""
+    """The compiled model of a fine-tuning job (its kind in ``dlcore.kinds`` builds with this)."""
     assert config.finetune is not None
     plan = build_plan(config.finetune, dataset)
     compile_model(plan.model, config, dataset.task)
@@ -356,70 +372,20 @@ def evaluate_before_after(config: TrainConfig, model: Any, dataset: Dataset) -> 
     store_id = None if (is_file_ref(plan.base.ref) or plan.base.ref.startswith("keras:")) else plan.base.ref
     return {**evaluate(model, dataset), "before": evaluate(plan.model, dataset),
             "finetune": {"base": config.finetune.base, "base_id": store_id, "base_label": plan.base.label,
-                         "base_data": (plan.base.meta.get("dataset") or {}).get("name"), "head": plan.head,
+                         "base_data": plan.base.meta.data_name or None, "head": plan.head,
                          "notes": list(plan.notes), "freeze": config.finetune.freeze,
                          "unfreeze": config.finetune.unfreeze, "fine_epochs": config.finetune.fine_epochs}}
 
 
-class SecondPhase(keras.callbacks.Callback):
-    """At the start of the second phase: unfreeze the top layers and switch to the lower learning rate.
-
-    A resumed job that was already in its second phase switches before ``BackupAndRestore`` restores the
-    weights, so the optimizer it restores has the same variables as the one that was saved.
-    """
-
-    def __init__(self, config: TrainConfig, backup_dir: Path) -> None:
-        super().__init__()
-        assert config.finetune is not None
-        self.spec, self.backup_dir = config.finetune, Path(backup_dir)
-        self.start = config.epochs - config.finetune.fine_epochs
-        self.unfrozen: list[str] | None = None
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        if saved_epoch(self.backup_dir) >= self.start:
-            self.switch()
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if epoch >= self.start and self.unfrozen is None:
-            self.switch()
-
-    def switch(self) -> None:
-        model = self.model
-        self.unfrozen = unfreeze_top(model, self.spec.unfreeze, _head_index(model))
-        old = model.optimizer
-        inner = getattr(old, "inner_optimizer", old)  # a LossScaleOptimizer under mixed precision
-        new = type(inner).from_config({**inner.get_config(), "learning_rate": self.spec.fine_learning_rate})
-        if inner is not old:
-            new = keras.optimizers.LossScaleOptimizer(new)
-        with model.distribute_strategy.scope():
-            new.build(model.trainable_variables)
-        model.optimizer = new
-        model.make_train_function(force=True)
-
-
-def _head_index(model: Any) -> int:
-    names = [l.name for l in model.layers]
-    for name in ("head_pool", "head_flatten", "output_standardised", "output"):
-        if name in names:
-            return names.index(name)
-    return _head_start(model)
-
-
-def phase_callbacks(config: TrainConfig, backup_dir: Path) -> list[keras.callbacks.Callback]:
-    """The callbacks a fine-tuning job adds (``dlcore.training`` puts them first)."""
-    spec = config.finetune
-    return [SecondPhase(config, backup_dir)] if spec is not None and spec.fine_epochs > 0 else []
-
-
-def finetune_config(base: str, data: str, *, base_meta: Mapping[str, Any] | None = None, **options: Any) -> TrainConfig:
-    """A job config for fine-tuning ``base`` on ``data``, named after both. ``options`` are ``TrainConfig``
-    fields and ``FineTuneSpec`` fields (freeze, head, unfreeze, fine_epochs, fine_learning_rate)."""
+def finetune_config(base: str, data: str, *, base_meta: ModelMeta | None = None, **options: Any) -> TrainConfig:
+    """A job config for fine-tuning ``base`` on ``data``, named after both (the base by ``base_meta``'s name,
+    else its reference). ``options`` are ``TrainConfig`` fields and ``FineTuneSpec`` fields (freeze, head,
+    unfreeze, fine_epochs, fine_learning_rate)."""
     tune_keys = {"freeze", "head", "unfreeze", "fine_epochs", "fine_learning_rate"}
     spec = FineTuneSpec(base=base, **{k: v for k, v in options.items() if k in tune_keys})
     rest = {k: v for k, v in options.items() if k not in tune_keys}
-    meta = dict(base_meta or {})
-    arch = str(meta.get("arch") or "imported")
-    label = meta.get("name") or Path(base).stem
+    arch = (base_meta.arch if base_meta is not None else "") or "imported"
+    label = (base_meta.name if base_meta is not None else "") or Path(base).stem
     rest["name"] = rest.get("name") or f"{label} fine-tuned on {data}"
     return TrainConfig(data=data, model=ModelSpec(arch=arch), finetune=spec, **rest)
 

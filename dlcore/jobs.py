@@ -1,7 +1,7 @@
 """Training jobs: a folder under ``<home>/jobs/<id>/`` and a worker process that trains into it.
 
 The folder holds ``config.json`` (everything to rerun), ``status.json`` (written by the worker only),
-``metrics.jsonl``, TensorBoard logs, a ``BackupAndRestore`` checkpoint and ``worker.log``. Pages and
+``metrics.jsonl``, TensorBoard logs, a ``BackupAndRestore`` checkpoint (``backup/``) and ``worker.log``. Pages and
 the command line only read the folder, so a job outlives page switches, closed tabs and server restarts.
 This is the only module in dlcore that starts processes.
 """
@@ -22,6 +22,7 @@ from dlcore.workspace import atomic_write_json, home, new_id, read_json
 
 CONFIG_FILE, STATUS_FILE, METRICS_FILE, STOP_FILE, LOG_FILE, PID_FILE = (
     "config.json", "status.json", "metrics.jsonl", "stop", "worker.log", "worker.pid")
+BACKUP_DIR = "backup"  # the per-epoch checkpoint a killed job resumes from
 ACTIVE = ("queued", "running")
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # workers started by this process, reaped on poll
 

@@ -1,7 +1,8 @@
 """What runs inside a training job: compile, fit with callbacks, evaluate, save to the store.
 
-Progress leaves training only through callbacks (``JobMonitor`` writes ``metrics.jsonl`` and
-``status.json``; the pages and the command line only read them).
+Every kind of job (a classifier or regressor, fine-tuning, a VAE or GAN) runs the same way here; what
+differs is asked of its kind (``dlcore.kinds``). Progress leaves training only through callbacks
+(``JobMonitor`` writes ``metrics.jsonl`` and ``status.json``; the pages and the command line only read them).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,12 @@ from dlcore.data import load_dataset
 from dlcore.data.dataset import Dataset
 from dlcore.data.subset import limit_train
 from dlcore.errors import DlcoreError
-from dlcore.evaluation import evaluate
-from dlcore.jobs import CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
-from dlcore.models import TrainConfig, build_model, compile_model
-from dlcore.models.spec import GENERATIVE
+from dlcore.jobs import BACKUP_DIR, CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
+from dlcore.kinds import JobKind, JobSetup, kind_for
+from dlcore.models.spec import TrainConfig
+from dlcore.record import DataSummary, ModelMeta
 from dlcore.store import ModelStore
 from dlcore.workspace import read_json
-
-BACKUP_DIR = "backup"  # in the job folder: the per-epoch checkpoint a killed job resumes from
 
 
 class JobMonitor(keras.callbacks.Callback):
@@ -49,7 +48,7 @@ class JobMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         # The epoch a resumed job starts after: the checkpoint's, read from the file because this callback
-        # runs before the checkpoint's own (see ``_callbacks``). Rows past it are dropped: they are redone.
+        # runs before the checkpoint's own (see ``job_callbacks``). Rows past it are dropped: they are redone.
         start = saved_epoch(self.folder / BACKUP_DIR)
         kept = [r for r in read_metrics(self.folder) if int(r.get("epoch", 0)) <= start]
         text = "".join(json.dumps(r) + "\n" for r in kept)
@@ -116,11 +115,16 @@ class _TerminateOnNaN(keras.callbacks.TerminateOnNaN):
     async_safe = True
 
 
-def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[keras.callbacks.Callback]:
+def job_callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor,
+                  kind: JobKind | None = None) -> list[keras.callbacks.Callback]:
+    """The callbacks of a job: the kind's first ones, the monitor, the checkpoint, the NaN stop, TensorBoard,
+    early stopping when asked, then the kind's other ones."""
+    added = (kind or kind_for(config)).callbacks(config, folder)
     # The monitor comes before the checkpoint: an epoch's metrics row is written before the checkpoint says
     # the epoch is done, so a kill between the two redoes the epoch (its row is dropped on resume) instead of
     # resuming past an epoch that has no row.
     cbs: list[keras.callbacks.Callback] = [
+        *added.before,
         monitor,
         EpochCheckpoint(folder / BACKUP_DIR),
         _TerminateOnNaN(),
@@ -128,18 +132,10 @@ def _callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor) -> list[k
     ]
     if config.early_stopping > 0:
         cbs.append(keras.callbacks.EarlyStopping(patience=config.early_stopping, restore_best_weights=True))
-    if config.finetune is not None:  # its second phase must act before BackupAndRestore restores a resumed job
-        from dlcore.finetune import phase_callbacks
-
-        cbs = [*phase_callbacks(config, folder / BACKUP_DIR), *cbs]
-    if config.model.arch in GENERATIVE:  # the per-epoch sample grid, and a stop on any non-finite value
-        from dlcore.generative.train import job_callbacks
-
-        cbs.extend(job_callbacks(folder, config))
-    return cbs
+    return [*cbs, *added.after]
 
 
-def _nan_epoch(rows: list[dict[str, Any]], history: keras.callbacks.History) -> int | None:
+def nan_epoch(rows: list[dict[str, Any]], history: keras.callbacks.History) -> int | None:
     """The first epoch (1-based) whose loss was not finite, if any."""
     for row in rows:  # every logged value: a GAN logs d_loss and g_loss, no loss
         if not all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
@@ -149,48 +145,24 @@ def _nan_epoch(rows: list[dict[str, Any]], history: keras.callbacks.History) -> 
 
 
 def make_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
-    """The compiled model a job trains. New kinds of job (fine-tuning, generative models) branch here."""
-    if config.finetune is not None:
-        from dlcore.finetune import finetune_model
-
-        return finetune_model(config, dataset)
-    if config.model.arch in GENERATIVE:
-        from dlcore.generative.train import build_generative
-
-        return build_generative(config, dataset)
-    model = build_model(config.model, dataset)
-    compile_model(model, config, dataset.task)
-    return model
+    """The compiled model a job of ``config`` trains (its kind builds it, see ``dlcore.kinds``)."""
+    return kind_for(config).build(config, dataset)
 
 
-def evaluate_model(config: TrainConfig, model: keras.Model, dataset: Dataset) -> dict[str, Any]:
-    """Held-out evaluation stored in the model's metadata. New kinds of job branch here."""
-    if config.finetune is not None:
-        from dlcore.finetune import evaluate_before_after
-
-        return evaluate_before_after(config, model, dataset)
-    if config.model.arch in GENERATIVE:  # no labels to predict: the quality report of the samples
-        from dlcore.generative.train import evaluate_generative
-
-        return evaluate_generative(config, model, dataset)
-    return evaluate(model, dataset)
-
-
-def fit(config: TrainConfig, dataset: Dataset, folder: Path,
-        extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[keras.Model, JobMonitor, keras.callbacks.History]:
-    """Build, compile and fit a model as ``config`` says; progress goes to ``folder``."""
+def fit(config: TrainConfig, dataset: Dataset, folder: Path, extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+        kind: JobKind | None = None) -> tuple[keras.Model, JobMonitor, keras.callbacks.History]:
+    """Build, compile and fit a model as ``config`` says (as ``kind`` does it, default: the config's kind);
+    progress goes to ``folder``."""
+    kind = kind or kind_for(config)
     keras.utils.set_random_seed(config.seed)
     with device.strategy(config.distribute).scope():
-        model = make_model(config, dataset)
-    if config.finetune is not None:
-        from dlcore.finetune import save_before
-
-        save_before(model, folder)
+        model = kind.build(config, dataset)
+    kind.built(model, folder)
     steps = math.ceil(dataset.n_train / config.batch_size)
     monitor = JobMonitor(folder, config.epochs, steps)
     history = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),
                         epochs=config.epochs, batch_size=config.batch_size, verbose=0,
-                        callbacks=[*_callbacks(folder, config, monitor), *extra_callbacks])
+                        callbacks=[*job_callbacks(folder, config, monitor, kind), *extra_callbacks])
     return model, monitor, history
 
 
@@ -205,7 +177,9 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
         update_status(folder, device=info.label, mixed_precision=info.mixed_precision)
         dataset = load_dataset(config.data, config.target, config.validation_split, config.seed)
         dataset = limit_train(dataset, config.train_limit, config.seed)
-        return _finish(folder, config, dataset, *fit(config, dataset, folder, extra_callbacks))
+        kind = kind_for(config).prepare(JobSetup(folder, config, dataset, run_job))
+        device.configure(config.mixed_precision)  # again: a job run by ``prepare`` set it up for its own config
+        return _finish(folder, config, dataset, kind, *fit(config, dataset, folder, extra_callbacks, kind))
     except DlcoreError as exc:
         return update_status(folder, state="failed", message=str(exc))
     except Exception as exc:  # unexpected: keep the job's record honest, the traceback goes to error.log
@@ -215,10 +189,10 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
         return update_status(folder, state="failed", message=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _finish(folder: Path, config: TrainConfig, dataset: Dataset, model: keras.Model, monitor: JobMonitor,
-            history: keras.callbacks.History) -> dict[str, Any]:
+def _finish(folder: Path, config: TrainConfig, dataset: Dataset, kind: JobKind, model: keras.Model,
+            monitor: JobMonitor, history: keras.callbacks.History) -> dict[str, Any]:
     rows = read_metrics(folder)
-    nan_at = _nan_epoch(rows, history)
+    nan_at = nan_epoch(rows, history)
     if nan_at is not None:
         return update_status(folder, state="failed", message=(
             f"the loss became NaN in epoch {nan_at}; lower the learning rate (now {config.learning_rate:g}) "
@@ -230,19 +204,28 @@ def _finish(folder: Path, config: TrainConfig, dataset: Dataset, model: keras.Mo
     if ended_early and monitor.best is not None:
         model.set_weights(monitor.best[2])  # the best epoch so far, as EarlyStopping(restore_best_weights) does
         final = monitor.best[3]
-    record = ModelStore(folder.parent.parent).save(model, {
-        "name": config.name or f"{config.model.arch} on {dataset.name}",
-        "arch": config.model.arch, "job": folder.name, "config": config.to_dict(),
-        "dataset": dataset.summary(), "task": dataset.task, "modality": dataset.modality,
-        "input_shape": list(dataset.input_shape), "class_names": list(dataset.class_names),
-        "feature_names": list(dataset.feature_names), "preprocessing": dataset.preprocessing.to_dict(),
-        "metrics": {k: v for k, v in final.items() if k not in ("seconds", "time")},
-        "history": rows, "evaluation": evaluate_model(config, model, dataset),
-    })
+    meta = model_meta(folder, config, dataset, rows, final, kind.evaluate(config, model, dataset))
+    record = ModelStore(folder.parent.parent).save(model, meta)
     state = "stopped" if monitor.stopped_by_user else "done"
     message = f"finished {len(rows)} epoch(s)"
     if ended_early:
         why = "stopped by request" if state == "stopped" else "early stopping"
         message = f"{why} after {len(rows)} epoch(s); saved the best epoch ({int(final['epoch'])})"
     return update_status(folder, state=state, message=message, model_id=record.model_id,
-                         metrics=record.meta["metrics"], eta_seconds=0.0)
+                         metrics=dict(record.meta.metrics), eta_seconds=0.0)
+
+
+def model_meta(folder: Path, config: TrainConfig, dataset: Dataset, rows: Sequence[Mapping[str, Any]],
+               final: Mapping[str, Any], evaluation: Mapping[str, Any]) -> ModelMeta:
+    """The record a job stores with its model: the config, the data set, the final (or best) epoch's metrics,
+    every epoch's row and the held-out evaluation."""
+    summary = DataSummary(name=dataset.name, task=dataset.task, modality=dataset.modality, n_train=dataset.n_train,
+                          n_val=dataset.n_val, input_shape=dataset.input_shape,
+                          n_features=len(dataset.feature_names), classes=dataset.class_names,
+                          description=dataset.description)
+    return ModelMeta(name=config.name or f"{config.model.arch} on {dataset.name}", arch=config.model.arch,
+                     job=folder.name, config=config, dataset=summary, task=dataset.task, modality=dataset.modality,
+                     input_shape=dataset.input_shape, class_names=dataset.class_names,
+                     feature_names=dataset.feature_names, preprocessing=dataset.preprocessing.to_dict(),
+                     metrics={k: v for k, v in final.items() if k not in ("seconds", "time")},
+                     history=tuple(dict(r) for r in rows), evaluation=dict(evaluation))

@@ -52,7 +52,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON (NaN and infinity become ``null``)."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=False)
+    text = json.dumps(finite(obj), indent=2, sort_keys=False)
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -75,14 +75,15 @@ def read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
         return default
 
 
-def _finite(obj: Any) -> Any:
-    """Replace float NaN/inf by None recursively so the JSON stays standard."""
+def finite(obj: Any) -> Any:
+    """``obj`` with every float NaN or infinity replaced by None (in nested dicts, lists and tuples too, and
+    NumPy scalars as Python numbers), so the JSON written of it stays standard."""
     if isinstance(obj, float):
         return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
     if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
+        return {str(k): finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
-        return _finite(obj.item())
+        return finite(obj.item())
     return obj

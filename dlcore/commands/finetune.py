@@ -9,7 +9,8 @@ from typing import Any
 from dlcore.cli import add_json_flag, emit
 from dlcore.commands.train import add_train_arguments
 from dlcore.errors import DlcoreError
-from dlcore.models.spec import HEAD_MODES
+from dlcore.models.spec import HEAD_MODES, TrainConfig
+from dlcore.record import ModelMeta
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _config(args: argparse.Namespace, base_meta: dict[str, Any]):
+def _config(args: argparse.Namespace, base_meta: ModelMeta | None) -> TrainConfig:
     from dlcore.finetune import finetune_config
 
     return finetune_config(
@@ -59,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"imported {args.base} as model {imported.model_id}", file=sys.stderr)
         args.base = imported.model_id
-    plan = build_plan(_config(args, {}).finetune, dataset)  # fails fast, with the reason, before a job exists
-    config = _config(args, dict(plan.base.meta))
+    plan = build_plan(_config(args, None).finetune, dataset)  # fails fast, with the reason, before a job exists
+    config = _config(args, plan.base.meta)
     if not args.json:
         print(f"base: {plan.base.label}\n" + "\n".join(f"- {n}" for n in plan.notes), file=sys.stderr)
     folder = jobs.create(config)
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if status.get("state") == "failed":
         raise DlcoreError(status.get("message", "fine-tuning failed"))
     record = ModelStore(folder.parent.parent).get(str(status["model_id"]))
-    ev = record.meta.get("evaluation", {})
+    ev = record.meta.evaluation
     key = "accuracy" if ev.get("kind") == "classification" else "mae"
     result = {"model_id": record.model_id, "job_id": folder.name, "path": str(record.model_file),
               "base": args.base, "head": plan.head, "notes": list(plan.notes),

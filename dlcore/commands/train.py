@@ -9,10 +9,8 @@ from typing import Any
 
 from dlcore.cli import add_json_flag, emit
 from dlcore.errors import DlcoreError
-from dlcore.models.spec import ACTIVATIONS, CELLS, OPTIMIZERS, ModelSpec, TrainConfig
-
-# dense units and conv filters when not given: the generative models have their own proven sizes
-LAYER_DEFAULTS = {"cnn": ((64, 32), (16, 32)), "vae": ((128,), (32, 64)), "gan": ((), (32, 64))}
+from dlcore.models.catalog import architecture, generative_architectures, trainable_architectures
+from dlcore.models.spec import ACTIVATIONS, CELLS, DISTRIBUTE, OPTIMIZERS, ModelSpec, TrainConfig
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -33,7 +31,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE", help="0: off")
     p.add_argument("--name", default="")
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU")
-    p.add_argument("--distribute", choices=("auto", "one", "mirrored", "multi-worker"), default="auto")
+    p.add_argument("--distribute", choices=DISTRIBUTE, default="auto")
     p.add_argument("--train-limit", type=int, default=0, metavar="N",
                    help="use at most N training rows, a seeded stratified pick (0: all)")
 
@@ -42,8 +40,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model and store it")
     p.add_argument("--data", required=True, help="built-in data set name or a data file")
     p.add_argument("--target", default=None, help="target column (tables)")
-    p.add_argument("--arch", default="mlp", help="mlp, cnn, text, rnn or transformer (classifiers and regressors), "
-                   "vae or gan (generative models)")
+    p.add_argument("--arch", default="mlp", help=f"{_names(trainable_architectures())} (classifiers and "
+                   f"regressors), {_names(generative_architectures())} (generative models)")
     p.add_argument("--units", type=_ints, default=None, help="dense layer sizes, e.g. 64,32 (default: by --arch)")
     p.add_argument("--filters", type=_ints, default=None,
                    help="conv filters per block (cnn, vae, gan; default: by --arch); '' for a dense vae or gan")
@@ -73,8 +71,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(handler=run_worker)
 
 
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def layer_defaults(arch: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Dense units and conv filters of ``arch`` when not given (the generative models have their own proven
+    sizes); an unknown architecture gets the usual ones and is refused when the job builds it."""
+    try:
+        known = architecture(arch)
+    except DlcoreError:
+        return ModelSpec().units, ModelSpec().filters
+    return known.units, known.filters
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    units, filters = LAYER_DEFAULTS.get(args.arch, LAYER_DEFAULTS["cnn"])
+    units, filters = layer_defaults(args.arch)
     units = units if args.units is None else args.units
     filters = filters if args.filters is None else args.filters
     spec = ModelSpec(arch=args.arch, units=units, filters=filters, activation=args.activation,
@@ -103,8 +115,8 @@ def run_config(config: TrainConfig, args: argparse.Namespace) -> int:
     status = run_job(folder, extra_callbacks=bar)
     if status.get("state") == "failed":
         raise DlcoreError(status.get("message", "training failed"))
-    result: dict[str, Any] = {"model_id": status.get("model_id"), "job_id": folder.name,
-                              "path": str(folder.parent.parent / "models" / str(status.get("model_id")) / "model.keras"),
+    model_file = folder.parent.parent / "models" / str(status.get("model_id")) / "model.keras"
+    result: dict[str, Any] = {"model_id": status.get("model_id"), "job_id": folder.name, "path": str(model_file),
                               "metrics": status.get("metrics", {}), "epochs": int(status.get("epoch") or 0),
                               "seconds": round(time.perf_counter() - t0, 2)}
     emit(args, result, _human)

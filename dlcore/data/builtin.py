@@ -23,8 +23,9 @@ class BuiltinInfo:
     description: str
 
 
-def _split(n: int, validation_split: float, seed: int, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded (stratified for classification) split of row indices."""
+def split_indices(n: int, validation_split: float, seed: int, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded row indices ``(train, validation)``, each sorted: ``validation_split`` of ``n`` rows for validation,
+    stratified by ``y`` when given (classification). Every loader, built-in or uploaded, splits this way."""
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < validation_split < 1.0:
@@ -39,7 +40,7 @@ def _tabular(name: str, bunch, task: str, validation_split: float, seed: int, de
     names = [str(n) for n in bunch.feature_names]
     classification = task == "classification"
     y = bunch.target.astype(np.int64 if classification else np.float32)
-    tr, va = _split(len(x), validation_split, seed, y if classification else None)
+    tr, va = split_indices(len(x), validation_split, seed, y if classification else None)
     prep = fit_numeric(x[tr], names)
     return Dataset(
         name=name, task=task, modality="tabular",  # type: ignore[arg-type]
@@ -56,7 +57,7 @@ def _digits(validation_split: float, seed: int) -> Dataset:
     bunch = load_digits()
     images = bunch.images.astype(np.float32)[..., None]  # (n, 8, 8, 1), values 0..16
     y = bunch.target.astype(np.int64)
-    tr, va = _split(len(y), validation_split, seed, y)
+    tr, va = split_indices(len(y), validation_split, seed, y)
     prep = Preprocessing("image", {"height": 8, "width": 8, "channels": 1, "scale": 1.0 / 16.0})
     return Dataset(
         name="digits", task="classification", modality="image",
@@ -107,7 +108,7 @@ def make_shapes(n: int = 2000, size: int = 28, seed: int = 0,
 
 def _shapes(validation_split: float, seed: int, outline: bool = False) -> Dataset:
     images, y, masks = make_shapes(seed=1 if outline else 0, outline=outline)
-    tr, va = _split(len(y), validation_split, seed, y)
+    tr, va = split_indices(len(y), validation_split, seed, y)
     prep = Preprocessing("image", {"height": 28, "width": 28, "channels": 1, "scale": 1.0})
     if outline:
         description = ("2,000 generated 28x28 images of the same four shapes drawn as outlines only, with noise; "
@@ -140,15 +141,20 @@ def _register(info: BuiltinInfo, loader: Callable[[float, int], Dataset]) -> Non
     _LOADERS[info.name] = (info, loader)
 
 
-_register(BuiltinInfo("digits", "classification", "image", "8x8 handwritten digits, 10 classes, 1,797 images"), _digits)
-_register(BuiltinInfo("shapes", "classification", "image", "28x28 generated shapes with ground-truth masks, 4 classes"), _shapes)
-_register(BuiltinInfo("shapes_outline", "classification", "image", "the same 4 shapes drawn as outlines: new data for fine-tuning"),
+_register(BuiltinInfo("digits", "classification", "image", "8x8 handwritten digits, 10 classes, 1,797 images"),
+          _digits)
+_register(BuiltinInfo("shapes", "classification", "image",
+                      "28x28 generated shapes with ground-truth masks, 4 classes"), _shapes)
+_register(BuiltinInfo("shapes_outline", "classification", "image",
+                      "the same 4 shapes drawn as outlines: new data for fine-tuning"),
           lambda validation_split, seed: _shapes(validation_split, seed, outline=True))
 for _name, _loader, _task, _desc in [
-    ("breast_cancer", "load_breast_cancer", "classification", "Wisconsin breast cancer: 569 tumours, 30 measurements, malignant or benign"),
+    ("breast_cancer", "load_breast_cancer", "classification",
+     "Wisconsin breast cancer: 569 tumours, 30 measurements, malignant or benign"),
     ("iris", "load_iris", "classification", "Fisher's iris: 150 flowers, 4 measurements, 3 species"),
     ("wine", "load_wine", "classification", "178 wines, 13 chemical measurements, 3 cultivars"),
-    ("diabetes", "load_diabetes", "regression", "442 patients, 10 baseline measurements; target: disease progression after a year"),
+    ("diabetes", "load_diabetes", "regression",
+     "442 patients, 10 baseline measurements; target: disease progression after a year"),
 ]:
     _register(BuiltinInfo(_name, _task, "tabular", _desc), _sk(_loader, _name, _task, _desc))
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlcore.data.preprocess import _BOOL, MAX_ONE_HOT, as_dates, as_number, as_text
+from dlcore.data.preprocess import BOOLEAN_WORDS, MAX_ONE_HOT, as_dates, as_number, as_text
 
 SAMPLE = 1000  # values looked at to guess a text column's type (the full column is parsed afterwards)
 PARSE_SHARE = 0.95  # share of sampled values that must parse for a text column to count as numbers or dates
@@ -126,7 +126,7 @@ def _text(name: str, s: pd.Series) -> ColumnInfo:
         return _info(name, s, "empty", None, "left out: no values", unique=0, blank=blank)
     head = dict(itertools.islice(counts.items(), SAMPLE))  # the most frequent distinct values
     keys, weights = pd.Series(list(head), dtype=object), np.fromiter(head.values(), dtype=np.float64)
-    if unique == 2 and {k.lower() for k in counts} <= set(_BOOL):
+    if unique == 2 and {k.lower() for k in counts} <= set(BOOLEAN_WORDS):
         return _info(name, s, "boolean", "boolean", unique=2, blank=blank)
     if weights[np.isfinite(as_number(keys))].sum() >= PARSE_SHARE * weights.sum():
         return _numeric(name, s, as_number(s))
@@ -138,7 +138,8 @@ def _text(name: str, s: pd.Series) -> ColumnInfo:
     words = sum(len(k.split()) * n for k, n in head.items()) / weights.sum()
     distinct = unique / present
     if words >= TEXT_WORDS and distinct > 0.5:
-        return _info(name, s, "text", None, f"left out: free text ({unique} distinct values)", unique=unique, blank=blank)
+        return _info(name, s, "text", None, f"left out: free text ({unique} distinct values)", unique=unique,
+                     blank=blank)
     if present >= MIN_ROWS_FOR_ID and distinct >= PARSE_SHARE and words < 2:
         return _info(name, s, "id", None, f"left out: looks like an ID ({unique} distinct values)", unique=unique,
                      blank=blank)

@@ -76,7 +76,8 @@ def decode_image(data: bytes, size: int | None = None, channels: int | None = No
         arr = np.asarray(im, dtype=np.uint8)
     except _Skip as exc:
         if str(exc) == "corrupt":
-            raise DataError("the file is damaged or not an image; upload a PNG or JPEG that opens in an image viewer") from None
+            raise DataError("the file is damaged or not an image; upload a PNG or JPEG that opens in an image "
+                            "viewer") from None
         raise DataError(f"the image is {exc}; upload a smaller one or raise {limits.variable('max_pixels')}") from None
     except Exception as exc:  # a header that parsed but pixels that do not
         raise DataError(f"the image could not be decoded ({type(exc).__name__}); upload a PNG or JPEG") from None
@@ -93,7 +94,8 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def _candidates(infos: Sequence[zipfile.ZipInfo], limits: Limits) -> tuple[list[tuple[zipfile.ZipInfo, str]], list[str], list[str]]:
+def _candidates(infos: Sequence[zipfile.ZipInfo],
+                limits: Limits) -> tuple[list[tuple[zipfile.ZipInfo, str]], list[str], list[str]]:
     """Image members with their class (parent folder); names of other files and of loose images."""
     images, others, loose = [], [], []
     for info in infos:

@@ -18,7 +18,7 @@ from dlcore.errors import DataError
 
 TRUE_WORDS = ("true", "yes", "y", "t", "on", "1")
 FALSE_WORDS = ("false", "no", "n", "f", "off", "0")
-_BOOL = {**{w: 1.0 for w in TRUE_WORDS}, **{w: 0.0 for w in FALSE_WORDS}}
+BOOLEAN_WORDS = {**{w: 1.0 for w in TRUE_WORDS}, **{w: 0.0 for w in FALSE_WORDS}}  # yes/no words -> 1.0 / 0.0
 MISSING = "(missing)"
 OTHER = "(other)"
 MAX_ONE_HOT = 50  # categories kept per column; rarer ones share an "(other)" input
@@ -109,7 +109,7 @@ def as_bool(values: Any) -> np.ndarray:
         x = s.to_numpy(dtype=np.float64, na_value=np.nan)
         return np.where(np.isin(x, (0.0, 1.0)), x, np.nan)
     words = s.astype(object).where(s.notna(), "").astype(str).str.strip().str.lower()
-    return words.map(_BOOL).to_numpy(dtype=np.float64, na_value=np.nan)
+    return words.map(BOOLEAN_WORDS).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def as_text(values: Any) -> Any:
@@ -184,7 +184,8 @@ def fit_tabular(frame: Any, kinds: Mapping[str, str], orders: Mapping[str, Seque
             col["categories"] = [str(c) for c in enc.categories_[0] if c not in rare]
             col["other"] = bool(rare)
         else:
-            raise DataError(f"column {name!r}: unknown kind {kind!r}; use numeric, boolean, categorical, ordinal or date")
+            raise DataError(f"column {name!r}: unknown kind {kind!r}; use numeric, boolean, categorical, ordinal "
+                            "or date")
         columns.append(col)
     if scaled:
         _fit_scaled(scaled)
@@ -202,7 +203,8 @@ def _fit_scaled(blocks: list[tuple[dict[str, Any], np.ndarray]]) -> None:
     start = 0
     for col, block in blocks:
         stop = start + block.shape[1]
-        stats = {"fill": imputer.statistics_[start:stop], "mean": scaler.mean_[start:stop], "scale": scaler.scale_[start:stop]}
+        stats = {"fill": imputer.statistics_[start:stop], "mean": scaler.mean_[start:stop],
+                 "scale": scaler.scale_[start:stop]}
         for key, v in stats.items():
             col[key] = [float(a) for a in v] if col["kind"] == "date" else float(v[0])
         start = stop

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from dlcore.data import validate
-from dlcore.data.builtin import _split
+from dlcore.data.builtin import split_indices
 from dlcore.data.columns import (
     PARSE_SHARE,
     TARGET_NAMES,
@@ -141,7 +141,8 @@ def _class_order(labels: list[str]) -> list[str]:
     return [labels[i] for i in np.argsort(numbers, kind="stable")] if np.isfinite(numbers).all() else sorted(labels)
 
 
-def _classes(labels: pd.Series, keep: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
+def _classes(labels: pd.Series, keep: np.ndarray,
+             name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
     counts = labels[keep].value_counts()
     if len(counts) > MAX_CLASSES:
         raise DataError(f"target {name!r} has {len(counts)} distinct values, too many classes (at most {MAX_CLASSES}); "
@@ -158,7 +159,8 @@ def _classes(labels: pd.Series, keep: np.ndarray, name: str) -> tuple[np.ndarray
     return keep, y, names, warnings
 
 
-def _target(values: pd.Series, name: str, task: str | None) -> tuple[str, np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
+def _target(values: pd.Series, name: str,
+            task: str | None) -> tuple[str, np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
     """Task, kept rows, encoded targets, class names and warnings for a target column."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric:
@@ -180,7 +182,8 @@ def _target(values: pd.Series, name: str, task: str | None) -> tuple[str, np.nda
         keep = labels.notna().to_numpy()
     if not keep.any():
         raise DataError(f"target {name!r} has no values; choose a column with values")
-    warnings = [f"{int((~keep).sum())} row(s) without a value in the target {name!r} left out"] if not keep.all() else []
+    missing = int((~keep).sum())
+    warnings = [f"{missing} row(s) without a value in the target {name!r} left out"] if missing else []
     if task == "regression":
         return task, keep, y[keep].astype(np.float32), (), warnings
     keep, y, names, more = _classes(labels, keep, name)
@@ -243,7 +246,8 @@ def _resolve_text(infos: list[ColumnInfo], defaults: bool) -> list[ColumnInfo]:
     return infos
 
 
-def _flag_copies(frame: pd.DataFrame, infos: list[ColumnInfo], target: str, task: str, n_classes: int) -> list[ColumnInfo]:
+def _flag_copies(frame: pd.DataFrame, infos: list[ColumnInfo], target: str, task: str,
+                 n_classes: int) -> list[ColumnInfo]:
     """Leave out features that are the target in disguise (they would leak the answer into training)."""
     numbers = as_number(frame[target]) if task == "regression" else None
     labels = as_text(frame[target]) if task == "classification" else None
@@ -351,14 +355,15 @@ def to_dataset(raw: RawUpload, choices: Choices | None = None, name: str = "", v
     """Split an upload (stratified for classification, seeded) and fit its preprocessing on the training rows."""
     preview = understand(raw, choices, validation_split)
     classification = preview.task == "classification"
-    train, val = _split(preview.n_rows, validation_split, seed, preview.y if classification else None)
+    train, val = split_indices(preview.n_rows, validation_split, seed, preview.y if classification else None)
     x, prep, features = _inputs(preview, train)
     y = preview.y
     return Dataset(
         name=name or Path(raw.filename).stem, task=preview.task, modality=preview.modality,  # type: ignore[arg-type]
         x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], feature_names=features,
         class_names=preview.class_names, preprocessing=prep,
-        description=f"Uploaded {preview.kind} {raw.filename}: {preview.n_rows} rows, target {preview.target!r} ({preview.task}).",
+        description=f"Uploaded {preview.kind} {raw.filename}: {preview.n_rows} rows, target {preview.target!r} "
+                    f"({preview.task}).",
     )
 
 

@@ -138,8 +138,9 @@ def check_zip_members(zf: zipfile.ZipFile, limits: Limits, what: str = "the ZIP"
         _check_ratio(info.file_size, info.compress_size, limits, f"member {info.filename!r}", what)
     total = sum(i.file_size for i in infos)
     if total > limits.max_unzipped_bytes:
-        raise DataError(f"{what} declares {_mb(total)} once unpacked, above the cap of {_mb(limits.max_unzipped_bytes)}; "
-                        f"upload less or raise {limits.variable('max_unzipped_bytes')}")
+        raise DataError(f"{what} declares {_mb(total)} once unpacked, above the cap of "
+                        f"{_mb(limits.max_unzipped_bytes)}; upload less or raise "
+                        f"{limits.variable('max_unzipped_bytes')}")
     _check_ratio(total, sum(i.compress_size for i in infos), limits, "its content", what)
     return infos
 
@@ -147,8 +148,9 @@ def check_zip_members(zf: zipfile.ZipFile, limits: Limits, what: str = "the ZIP"
 def _check_ratio(size: int, compressed: int, limits: Limits, part: str, what: str) -> None:
     # Small members compress well legitimately (blank images, text); a bomb needs size *and* ratio.
     if size > MB and size > limits.max_ratio * max(compressed, 1):
-        raise DataError(f"{what}: {part} unpacks to {_mb(size)} from {_mb(compressed)} (ratio over {limits.max_ratio}), "
-                        f"which signals a zip bomb; refused (the cap is {limits.variable('max_ratio')})")
+        raise DataError(f"{what}: {part} unpacks to {_mb(size)} from {_mb(compressed)} (ratio over "
+                        f"{limits.max_ratio}), which signals a zip bomb; refused (the cap is "
+                        f"{limits.variable('max_ratio')})")
 
 
 def check_npz_names(files: Sequence[str]) -> None:
@@ -175,4 +177,5 @@ def check_arrays(x: np.ndarray, y: np.ndarray) -> None:
         bad = int(x.size - np.isfinite(x).sum())
         raise DataError(f"x holds {bad} non-finite values (NaN or inf); replace them before saving the .npz")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise DataError(f"y holds {int((~np.isfinite(y)).sum())} non-finite values (NaN or inf); fix or drop those rows")
+        raise DataError(f"y holds {int((~np.isfinite(y)).sum())} non-finite values (NaN or inf); fix or drop those "
+                        "rows")

@@ -54,7 +54,8 @@ def upsample(h, shape: Shape, filters: Sequence[int], activation: str, name: str
     """
     height, width, channels = shape
     if not filters:
-        x = keras.layers.Dense(height * width * channels, activation="sigmoid", dtype="float32", name=f"{name}_pixels")(h)
+        x = keras.layers.Dense(height * width * channels, activation="sigmoid", dtype="float32",
+                               name=f"{name}_pixels")(h)
         return keras.layers.Reshape(shape, name=f"{name}_image")(x)
     steps = upsamplings(height, width, len(filters))
     top = list(filters)[::-1]

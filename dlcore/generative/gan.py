@@ -5,7 +5,8 @@ transposed convolutions with batch norm; the discriminator (strided convolutions
 dropout) scores images as real or generated, seeing also how much the batch varies (``MinibatchStd``:
 without it, a generator trained on digits soon draws one digit only, mode collapse). Each batch first
 updates the discriminator on real images (target ``1 - label_smoothing``, one-sided label smoothing) and
-generated ones (target 0), then the generator to make the discriminator say "real". The two have their own optimizers, so their learning rates differ.
+generated ones (target 0), then the generator to make the discriminator say "real". The two have their own
+optimizers, so their learning rates differ.
 Logged per epoch: ``d_loss``, ``g_loss`` and the discriminator's mean probability on real and generated
 images (``real_score``, ``fake_score``).
 """

@@ -1,12 +1,14 @@
 """The project's own classifier for a data set, the judge of generated images (see ``quality``).
 
-It is an ordinary training job (a small CNN with early stopping) run in this process the first time a
-generative model of that data set is evaluated, and stored like any model, so its accuracy and curves
-can be inspected; later evaluations reuse it.
+It is an ordinary training job (a small CNN with early stopping, ``reference_config``), stored like any model
+so its accuracy and curves can be inspected. Nothing here trains: before a generative job trains, its kind
+(``dlcore.kinds``) finds the judge in the store or runs its job first, then hands the ``Judge`` to the
+evaluation; later jobs on the same data reuse it.
 """
 from __future__ import annotations
 
-import os
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from dlcore.data.dataset import Dataset
@@ -16,6 +18,22 @@ from dlcore.store import ModelRecord, ModelStore
 
 SPEC = ModelSpec(arch="cnn", filters=(32, 64), units=(128,), dropout=0.3)
 EPOCHS, PATIENCE, BATCH_SIZE = 40, 5, 64
+
+@dataclass(frozen=True, eq=False)
+class Judge:
+    """The classifier that judges generated images: the loaded model and its stored record."""
+
+    model: Any
+    record: ModelRecord
+
+    @property
+    def model_id(self) -> str:
+        return self.record.model_id
+
+    @property
+    def accuracy(self) -> float:
+        """Its validation accuracy as stored with it (NaN when it has none)."""
+        return float(self.record.meta.evaluation.get("accuracy", math.nan))
 
 
 def reference_config(dataset: Dataset, validation_split: float, seed: int, data: str | None = None) -> TrainConfig:
@@ -27,42 +45,42 @@ def reference_config(dataset: Dataset, validation_split: float, seed: int, data:
                        name=f"reference classifier for {dataset.name}")
 
 
-def _key(config: dict[str, Any]) -> tuple:
+def job_key(config: TrainConfig | None) -> tuple:
     """What makes two reference jobs the same: the data, its split and the training; knobs of other kinds
     of model (whose defaults may change) do not count."""
-    model = config.get("model") or {}
-    return (tuple(config.get(k) for k in ("data", "target", "validation_split", "seed", "epochs", "early_stopping",
-                                           "batch_size", "learning_rate", "optimizer", "name")),
-            tuple(tuple(v) if isinstance(v, list) else v for v in (model.get(k) for k in ("arch", "filters", "units", "dropout"))))
+    if config is None:
+        return ()
+    spec = config.model
+    return ((config.data, config.target, config.validation_split, config.seed, config.epochs, config.early_stopping,
+             config.batch_size, config.learning_rate, config.optimizer, config.name),
+            (spec.arch, tuple(spec.filters), tuple(spec.units), spec.dropout))
 
 
 def find(store: ModelStore, config: TrainConfig, dataset: Dataset) -> ModelRecord | None:
     """The newest stored model trained as ``config`` says on data shaped like ``dataset``."""
-    wanted = _key(config.to_dict())
+    wanted = job_key(config)
     for record in store.list():
         meta = record.meta
-        if _key(meta.get("config") or {}) == wanted and list(meta.get("input_shape", [])) == list(dataset.input_shape) \
-                and list(meta.get("class_names", [])) == list(dataset.class_names):
+        if job_key(meta.config) == wanted and tuple(meta.input_shape) == tuple(dataset.input_shape) \
+                and tuple(meta.class_names) == tuple(dataset.class_names):
             return record
     return None
 
 
-def reference_classifier(dataset: Dataset, validation_split: float = 0.2, seed: int = 0,
-                         root: str | os.PathLike[str] | None = None, data: str | None = None) -> tuple[Any, ModelRecord]:
-    """The reference classifier (loaded, and its record), trained and stored first if there is none;
-    ``data`` as in ``reference_config``."""
+def check_judgeable(dataset: Dataset) -> None:
+    """Refuse a data set no reference classifier can be trained on: quality scores need labelled images."""
     if dataset.task != "classification" or dataset.modality != "image":
         raise ModelError(f"quality scores need labelled images; {dataset.name!r} is {dataset.task} on "
                          f"{dataset.modality} data")
-    store = ModelStore(root)
-    config = reference_config(dataset, validation_split, seed, data)
-    record = find(store, config, dataset)
-    if record is None:
-        from dlcore import jobs
-        from dlcore.training import run_job
 
-        status = run_job(jobs.create(config, store.home))
-        if status.get("state") != "done" or not status.get("model_id"):
-            raise ModelError(f"the reference classifier could not be trained: {status.get('message', '')}")
-        record = store.get(str(status["model_id"]))
-    return store.load(record.model_id), record
+
+def load_judge(store: ModelStore, model_id: str) -> Judge:
+    """The stored model ``model_id`` as a judge: loaded, with its record."""
+    return Judge(store.load(model_id), store.get(model_id))
+
+
+def stored_judge(store: ModelStore, config: TrainConfig, dataset: Dataset) -> Judge | None:
+    """The reference classifier trained as ``config`` (``reference_config``) says, loaded, if the store has
+    one; None when it has to be trained first."""
+    record = find(store, config, dataset)
+    return load_judge(store, record.model_id) if record is not None else None

@@ -46,7 +46,8 @@ def class_vectors(model: GenerativeModel, labels: Any, n: int) -> np.ndarray | N
     else:
         ints = np.broadcast_to(labels.astype(int), (n,))
         if ints.min() < 0 or ints.max() >= model.n_classes:
-            raise ModelError(f"class index out of range: the model has {model.n_classes} classes (0..{model.n_classes - 1})")
+            raise ModelError(f"class index out of range: the model has {model.n_classes} classes "
+                             f"(0..{model.n_classes - 1})")
         vectors = np.eye(model.n_classes, dtype=np.float32)[ints]
     if vectors.shape != (n, model.n_classes):
         raise ModelError(f"expected {n} class vectors of length {model.n_classes}, got shape {vectors.shape}")

@@ -1,8 +1,9 @@
 """What a generative training job needs from this package: the compiled model, the callbacks that write
-the per-epoch sample grid, and the evaluation stored with the model (the quality report).
+the per-epoch sample grid, and the evaluation stored with the model (the quality report, scored by the
+reference classifier it is given).
 
-``dlcore.training`` branches here for ``arch`` ``vae`` and ``gan``; everything else about the job
-(progress, stop, resume, the store) is the same as for classifiers.
+The generative job kind of ``dlcore.kinds`` calls these for ``arch`` ``vae`` and ``gan``; everything else
+about the job (progress, stop, resume, the store) is the same as for classifiers.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dlcore.data.dataset import Dataset
 from dlcore.errors import ModelError
 from dlcore.generative.base import GenerativeModel
 from dlcore.generative.gan import GAN
+from dlcore.generative.reference import Judge
 from dlcore.generative.sampling import decode, default_labels, generate, noise
 from dlcore.generative.vae import VAE
 from dlcore.images import SAMPLES_FILE, npz_bytes
@@ -37,8 +39,9 @@ def _optimizer(config: TrainConfig, learning_rate: float) -> keras.optimizers.Op
     return keras.optimizers.Adam(learning_rate, beta_1=beta_1)
 
 
-def build_generative(config: TrainConfig, dataset: Dataset) -> GenerativeModel:
-    """The compiled VAE or GAN that ``config`` describes, for ``dataset``'s images."""
+def check_generative(config: TrainConfig, dataset: Dataset) -> None:
+    """Refuse a job ``build_generative`` cannot build: data that are not images, a conditional model without
+    classes, early stopping for a GAN; the message names the fix."""
     spec = config.model
     if dataset.modality != "image" or len(dataset.input_shape) != 3:
         raise ModelError(f"a {spec.arch} generates images, and {dataset.name!r} is {dataset.modality} data; "
@@ -47,6 +50,12 @@ def build_generative(config: TrainConfig, dataset: Dataset) -> GenerativeModel:
         raise ModelError(f"a conditional {spec.arch} needs class labels, and {dataset.name!r} has none")
     if spec.arch == "gan" and config.early_stopping:
         raise ModelError("early stopping watches val_loss, which a GAN does not have; set it to 0")
+
+
+def build_generative(config: TrainConfig, dataset: Dataset) -> GenerativeModel:
+    """The compiled VAE or GAN that ``config`` describes, for ``dataset``'s images."""
+    check_generative(config, dataset)
+    spec = config.model
     common = {"image_shape": dataset.input_shape, "latent_dim": spec.latent_dim or DEFAULT_LATENT[spec.arch],
               "n_classes": len(dataset.class_names) if spec.conditional else 0, "filters": spec.filters,
               "units": spec.units, "seed": config.seed}
@@ -95,18 +104,14 @@ def job_callbacks(folder: Path, config: TrainConfig) -> list[keras.callbacks.Cal
     return [SampleGrid(folder, seed=config.seed), StopOnNonFinite()]
 
 
-def evaluate_generative(config: TrainConfig, model: GenerativeModel, dataset: Dataset,
+def evaluate_generative(config: TrainConfig, model: GenerativeModel, dataset: Dataset, judge: Judge,
                         n: int = QUALITY_SAMPLES) -> dict[str, Any]:
-    """The quality report of ``model`` (``quality.quality_report``) with ``n`` samples, judged by the
-    project's reference classifier for the data set (trained and stored first if there is none)."""
+    """The quality report of ``model`` (``quality.quality_report``) with ``n`` samples, scored by ``judge``
+    (the reference classifier for the data set, see ``dlcore.generative.reference``)."""
     from dlcore.generative.quality import quality_report
-    from dlcore.generative.reference import reference_classifier
 
-    classifier, record = reference_classifier(dataset, config.validation_split, config.seed, data=config.data)
     labels = default_labels(n, model.n_classes) if model.n_classes else None
     samples, _ = generate(model, n, seed=config.seed, labels=labels)
-    report = quality_report(samples, dataset.x_train, dataset.x_val, classifier, seed=config.seed, labels=labels)
-    report.update(classifier_id=record.model_id,
-                  classifier_accuracy=float((record.meta.get("evaluation") or {}).get("accuracy", float("nan"))),
-                  latent_dim=int(model.latent_dim))
+    report = quality_report(samples, dataset.x_train, dataset.x_val, judge.model, seed=config.seed, labels=labels)
+    report.update(classifier_id=judge.model_id, classifier_accuracy=judge.accuracy, latent_dim=int(model.latent_dim))
     return report

@@ -1,8 +1,18 @@
-"""Model specs (no Keras import) and builders (import Keras on first use)."""
+"""Model specs and the architecture catalog (no Keras import), and the builders (Keras, on first use)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dlcore.models.catalog import (
+    Architecture,
+    architecture,
+    architecture_help,
+    architectures,
+    architectures_for,
+    default_architecture,
+    generative_architectures,
+    trainable_architectures,
+)
 from dlcore.models.spec import ACTIVATIONS, CELLS, DISTRIBUTE, OPTIMIZERS, ModelSpec, TrainConfig
 
 if TYPE_CHECKING:
@@ -10,29 +20,19 @@ if TYPE_CHECKING:
 
     from dlcore.data.dataset import Dataset
 
-ARCHITECTURES = ("mlp", "cnn", "text", "rnn", "transformer")
-# Architectures that take only some modalities; the others take any numeric input.
-MODALITIES = {"cnn": ("image",), "text": ("text",), "rnn": ("text", "sequence", "image"),
-              "transformer": ("text", "sequence", "image")}
-NUMERIC_MODALITIES = ("tabular", "image", "sequence")
-DEFAULT_ARCHITECTURE = {"image": "cnn", "text": "text", "sequence": "rnn"}
-
-
-def architectures_for(modality: str) -> list[str]:
-    """The architectures that can train on data of ``modality``."""
-    return [a for a in ARCHITECTURES if modality in MODALITIES.get(a, NUMERIC_MODALITIES)]
-
-
-def default_architecture(modality: str) -> str:
-    """The architecture offered first for data of ``modality`` (mlp for tables)."""
-    return DEFAULT_ARCHITECTURE.get(modality, "mlp")
+ARCHITECTURES = trainable_architectures()  # classifiers and regressors; generative ones: generative_architectures()
 
 
 def build_model(spec: ModelSpec, dataset: Dataset) -> keras.Model:
-    """Build an uncompiled Keras model for ``dataset`` (imports Keras)."""
-    from dlcore.models.builders import build_model as _build
+    """Build an uncompiled Keras model of architecture ``spec.arch`` for ``dataset``'s inputs and task (imports
+    Keras and the builders)."""
+    from dlcore.models import builders, sequence  # noqa: F401  each registers its architectures
 
-    return _build(spec, dataset)
+    if spec.arch not in builders.BUILDERS:
+        from dlcore.errors import ModelError
+
+        raise ModelError(f"unknown architecture {spec.arch!r}; choose one of {', '.join(builders.BUILDERS)}")
+    return builders.BUILDERS[spec.arch](spec, dataset)
 
 
 def compile_model(model: Any, config: TrainConfig, task: str) -> None:
@@ -52,5 +52,6 @@ def compile_model(model: Any, config: TrainConfig, task: str) -> None:
         model.compile(optimizer=opt, loss="mse", metrics=["mae"])
 
 
-__all__ = ["ACTIVATIONS", "ARCHITECTURES", "CELLS", "DISTRIBUTE", "MODALITIES", "OPTIMIZERS", "ModelSpec",
-           "TrainConfig", "architectures_for", "build_model", "compile_model", "default_architecture"]
+__all__ = ["ACTIVATIONS", "ARCHITECTURES", "CELLS", "DISTRIBUTE", "OPTIMIZERS", "Architecture", "ModelSpec",
+           "TrainConfig", "architecture", "architecture_help", "architectures", "architectures_for", "build_model",
+           "compile_model", "default_architecture", "generative_architectures", "trainable_architectures"]

@@ -1,7 +1,7 @@
 """Sequence models: ``rnn`` (stacked LSTM or GRU layers) and ``transformer`` (a small attention encoder).
 
-Both read a sequence of tokens: the words of a text (the ``text`` builder's vocabulary, padding masked by
-``word_flags``), the steps of a ``sequence`` data set shaped ``(steps, features)``, or an image read row by
+Both read a sequence of tokens: the words of a text (the vocabulary of ``dlcore.models.blocks``, padding
+masked by ``word_flags``), the steps of a ``sequence`` data set shaped ``(steps, features)``, or an image read row by
 row, each row a step (the transformer may take square patches instead). Then the dense layers of ``units``
 and the task's output. Only Keras' own layers are used, so the models load with ``safe_mode=True`` and pass
 ``dlcore.safe_import`` without any class of this project.
@@ -12,7 +12,8 @@ import keras
 
 from dlcore.data.dataset import Dataset
 from dlcore.errors import ModelError
-from dlcore.models.builders import TEXT_LENGTH, _regularizer, dense_head, embed_words, register, text_tokens, word_flags
+from dlcore.models.blocks import TEXT_LENGTH, dense_head, embed_words, regularizer, text_tokens, word_flags
+from dlcore.models.builders import register
 from dlcore.models.spec import ModelSpec
 
 # input rank (without the batch axis) each modality must have
@@ -74,7 +75,7 @@ def build_rnn(spec: ModelSpec, dataset: Dataset) -> keras.Model:
     for i, units in enumerate(spec.seq_units):
         name, sequences = f"{spec.cell}{i + 1}", i < len(spec.seq_units) - 1
         layer = cell(int(units), return_sequences=sequences, dropout=spec.dropout,
-                     kernel_regularizer=_regularizer(spec), recurrent_regularizer=_regularizer(spec), name=name)
+                     kernel_regularizer=regularizer(spec), recurrent_regularizer=regularizer(spec), name=name)
         x = (keras.layers.Bidirectional(layer, name=f"bi{name}") if spec.bidirectional else layer)(x, mask=mask)
         if spec.batch_norm:
             x = keras.layers.BatchNormalization(name=f"{name}_bn")(x, mask=mask if sequences else None)
@@ -102,7 +103,7 @@ def _numeric_positions(spec: ModelSpec, dataset: Dataset):
     tokens = patches(inputs, dataset, spec.patch) if image_patches else steps(inputs, dataset)
     x = keras.layers.EinsumDense("abc,cd->abd", output_shape=(int(tokens.shape[1]), int(spec.seq_units[0])),
                                  bias_axes="bd", bias_initializer=POSITIONS_INIT,
-                                 kernel_regularizer=_regularizer(spec), name="embed")(tokens)
+                                 kernel_regularizer=regularizer(spec), name="embed")(tokens)
     return inputs, x, None
 
 
@@ -111,15 +112,15 @@ def encoder_block(x, width: int, spec: ModelSpec, name: str, mask=None):
     wide), each added back to its input and layer-normalised. A Dense projection comes first where the width
     changes from the previous block."""
     if int(x.shape[-1]) != width:
-        x = keras.layers.Dense(width, kernel_regularizer=_regularizer(spec), name=f"{name}_project")(x)
+        x = keras.layers.Dense(width, kernel_regularizer=regularizer(spec), name=f"{name}_project")(x)
     attention = keras.layers.MultiHeadAttention(spec.heads, max(1, width // spec.heads), dropout=spec.dropout,
-                                                kernel_regularizer=_regularizer(spec), name=f"{name}_attention")
+                                                kernel_regularizer=regularizer(spec), name=f"{name}_attention")
     attended = attention(x, x, value_mask=mask)
     x = keras.layers.Add(name=f"{name}_residual1")([x, attended])
     x = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(x)
-    f = keras.layers.Dense(2 * width, activation=spec.activation, kernel_regularizer=_regularizer(spec),
+    f = keras.layers.Dense(2 * width, activation=spec.activation, kernel_regularizer=regularizer(spec),
                            name=f"{name}_ff1")(x)
-    f = keras.layers.Dense(width, kernel_regularizer=_regularizer(spec), name=f"{name}_ff2")(f)
+    f = keras.layers.Dense(width, kernel_regularizer=regularizer(spec), name=f"{name}_ff2")(f)
     if spec.dropout > 0:
         f = keras.layers.Dropout(spec.dropout, name=f"{name}_dropout")(f)
     x = keras.layers.Add(name=f"{name}_residual2")([x, f])

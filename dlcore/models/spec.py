@@ -6,11 +6,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dlcore.errors import ModelError
+from dlcore.models.catalog import generative_architectures
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 DISTRIBUTE = ("auto", "one", "mirrored", "multi-worker")
-GENERATIVE = ("vae", "gan")  # built by dlcore.generative, not by the classifier builders
+GENERATIVE = generative_architectures()  # built by dlcore.generative, not by the classifier builders
 CELLS = ("lstm", "gru")
 
 
@@ -141,5 +142,6 @@ class TrainConfig:
         spec_fields = {f.name for f in fields(ModelSpec)}
         model = {k: tuple(v) if isinstance(v, list) else v for k, v in model.items() if k in spec_fields}
         tune = values.pop("finetune", None)
-        tune = FineTuneSpec(**{k: v for k, v in tune.items() if k in {f.name for f in fields(FineTuneSpec)}}) if tune else None
+        tune_fields = {f.name for f in fields(FineTuneSpec)}
+        tune = FineTuneSpec(**{k: v for k, v in tune.items() if k in tune_fields}) if tune else None
         return cls(model=ModelSpec(**model), finetune=tune, **values)

@@ -76,14 +76,17 @@ def test_a_local_weights_file_is_used_and_the_backbone_gets_a_new_head(offline: 
     digits = limit_train(load_builtin("digits"), 40, seed=0)
     plan = build_plan(FineTuneSpec(base="keras:MobileNetV2"), digits)
     assert offline["net"] == [] and offline["get_file"] == [] and offline["build"] == [str(cache / FILE)]
-    assert plan.head == "added"
-    names = [l.name for l in plan.model.layers]
+    assert plan.head == "added" and plan.base.label == f"MobileNetV2 ({FILE})"
+    meta = plan.base.meta  # the backbone's record: no head, the input scale it was trained on, its weights file
+    assert meta.headless and meta.arch == "MobileNetV2" and meta.input_scale == (2.0, -1.0)
+    assert backbones.weights_file(meta) == FILE and meta.class_names == ()
+    names = [layer.name for layer in plan.model.layers]
     assert names[:4] == ["input", "adapt_resize", "adapt_rgb", "adapt_scale"] and names[-2:] == ["head_pool", "output"]
     assert any("resized from 8x8 to 96x96" in n for n in plan.notes)
     assert any("repeated into 3 channels" in n for n in plan.notes)
     donor_conv = donor.get_layer("Conv1").get_weights()[0]
     np.testing.assert_array_equal(plan.model.get_layer("Conv1").get_weights()[0], donor_conv)
-    trainable = [l.name for l in plan.model.layers if l.trainable and l.weights]
+    trainable = [layer.name for layer in plan.model.layers if layer.trainable and layer.weights]
     assert trainable == ["output"]  # freeze -1: the whole backbone is frozen, its batch norms in inference mode
     out = plan.model.predict(digits.x_val[:3], verbose=0)
     assert out.shape == (3, 10) and np.allclose(out.sum(axis=1), 1, atol=1e-5)

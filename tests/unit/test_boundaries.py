@@ -41,8 +41,8 @@ def test_importing_dlcore_and_its_light_modules_does_not_import_tensorflow() -> 
 
 
 def test_home_page_renders_without_tensorflow(tmp_path) -> None:
-    code = ("import sys; from streamlit.testing.v1 import AppTest; at = AppTest.from_file('app.py', default_timeout=60); "
-            "at.run(); assert not at.exception, at.exception; "
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            "at = AppTest.from_file('app.py', default_timeout=60); at.run(); assert not at.exception, at.exception; "
             "assert any('Interpretable deep learning' in t.value for t in at.title); "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

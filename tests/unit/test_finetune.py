@@ -17,6 +17,7 @@ from dlcore.errors import ModelError
 from dlcore.finetune import build_plan, finetune_config, layer_table, load_before, shipped_bases
 from dlcore.models import build_model
 from dlcore.models.spec import FineTuneSpec, ModelSpec, TrainConfig
+from dlcore.record import ModelMeta
 from dlcore.store import ModelStore
 from dlcore.training import run_job
 
@@ -24,10 +25,11 @@ ASSET = str(Path(__file__).resolve().parents[2] / "assets" / "base_shapes_cnn.ke
 
 
 def test_the_shipped_base_is_listed_small_and_described() -> None:
-    (base,) = [b for b in shipped_bases() if b["path"].endswith("base_shapes_cnn.keras")]
-    assert Path(base["path"]).stat().st_size < 1_000_000
-    assert base["meta"]["class_names"] == ["circle", "square", "triangle", "cross"]
-    assert base["meta"]["metrics"]["val_accuracy"] > 0.9 and base["meta"]["config"]["data"] == "shapes"
+    (base,) = [b for b in shipped_bases() if b.path.endswith("base_shapes_cnn.keras")]
+    assert Path(base.path).stat().st_size < 1_000_000 and base.name == "CNN base trained on shapes"
+    assert base.meta.class_names == ("circle", "square", "triangle", "cross") and base.meta.arch == "cnn"
+    assert base.meta.metrics["val_accuracy"] > 0.9 and base.meta.config.data == "shapes"
+    assert base.meta.extra["made_by"] == "python assets/make_base.py"  # a key the record does not know is kept
 
 
 def test_same_classes_keep_the_head_and_freeze_the_first_layers() -> None:
@@ -47,10 +49,11 @@ def test_other_classes_and_sizes_get_a_new_head_and_an_input_adapter() -> None:
     plan = build_plan(FineTuneSpec(base=ASSET), digits)
     assert plan.head == "replaced" and "4 output(s)" in plan.notes[0] and "needs 10" in plan.notes[0]
     assert any("resized from 8x8 to 28x28" in n for n in plan.notes)
-    names = [l.name for l in plan.model.layers]
+    names = [layer.name for layer in plan.model.layers]
     assert names[:3] == ["input", "adapt_resize", "conv1"] and names[plan.head_start] == "output"
     assert plan.model.output.shape[-1] == 10 and plan.model.input.shape[1:] == (8, 8, 1)
-    assert [l.trainable for l in plan.model.layers if l.weights] == [False, False, False, True]  # -1: the head only
+    trainable = [layer.trainable for layer in plan.model.layers if layer.weights]
+    assert trainable == [False, False, False, True]  # freeze -1: the head only
     out = plan.model.predict(digits.x_val[:5], verbose=0)
     assert out.shape == (5, 10) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
 
@@ -66,7 +69,8 @@ def test_the_same_classes_in_another_order_keep_the_head_with_its_outputs_reorde
     base = keras.saving.load_model(ASSET, compile=False)
     x = images.x_val
     order = [["circle", "square", "triangle", "cross"].index(c) for c in images.class_names]
-    np.testing.assert_allclose(plan.model.predict(x, verbose=0), base.predict(x, verbose=0)[:, order], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plan.model.predict(x, verbose=0), base.predict(x, verbose=0)[:, order],
+                               rtol=1e-5, atol=1e-6)
     assert (plan.model.predict(x, verbose=0).argmax(1) == images.y_val).mean() > 0.8  # the base already knows them
     assert build_plan(FineTuneSpec(base=ASSET, head="replace"), images).head == "replaced"
 
@@ -84,7 +88,8 @@ def test_shapes_that_cannot_fit_say_why(home: Path) -> None:
                                          r"\(a table\); they cannot fit: choose a base trained on a table"):
         build_plan(FineTuneSpec(base=ASSET), load_builtin("iris"))
     wine = load_builtin("wine")
-    record = ModelStore(home).save(build_model(ModelSpec(units=(4,)), wine), {"name": "wine mlp", "task": "classification"})
+    record = ModelStore(home).save(build_model(ModelSpec(units=(4,)), wine),
+                                   ModelMeta(name="wine mlp", task="classification"))
     with pytest.raises(ModelError, match="a table's columns must be the base's"):
         build_plan(FineTuneSpec(base=record.model_id), load_builtin("breast_cancer"))
     with pytest.raises(ModelError, match="the head cannot be kept: the base has 4 output"):
@@ -157,12 +162,13 @@ def test_two_phase_job_keeps_batch_norm_frozen_and_survives_a_resume(bn_base: Pa
     assert not np.array_equal(rows[3]["conv"], rows[4]["conv"]), "the resumed job is still in phase two"
     assert not np.array_equal(rows[0]["dense"], rows[1]["dense"])
     for row in rows[1:]:  # frozen batch norm: inference mode, statistics and scale never move
-        assert np.array_equal(row["bn_mean"], rows[0]["bn_mean"]) and np.array_equal(row["bn_gamma"], rows[0]["bn_gamma"])
+        assert np.array_equal(row["bn_mean"], rows[0]["bn_mean"])
+        assert np.array_equal(row["bn_gamma"], rows[0]["bn_gamma"])
     meta = ModelStore(home).get(status["model_id"]).meta
-    ev = meta["evaluation"]
+    ev = meta.evaluation
     assert ev["finetune"]["base"] == str(bn_base) and ev["finetune"]["head"] == "kept"
     assert ev["before"]["kind"] == "classification" and len(ev["before"]["confusion_matrix"]) == 10
-    assert meta["dataset"]["n_train"] == 120 and meta["name"] == "bn_base fine-tuned on digits"
+    assert meta.dataset.n_train == 120 and meta.name == "bn_base fine-tuned on digits" and meta.finetuned
     before = load_before(folder)
     assert kept.stat().st_mtime_ns == stamp, "a resumed job must not overwrite the model it started from"
     assert np.array_equal(before.get_layer("conv1").kernel.numpy(), rows[0]["conv"])
@@ -175,17 +181,18 @@ def test_two_phase_job_keeps_batch_norm_frozen_and_survives_a_resume(bn_base: Pa
 def test_store_models_are_bases_and_the_base_id_is_recorded(home: Path) -> None:
     keras.utils.set_random_seed(0)
     iris = load_builtin("iris")
-    base = ModelStore(home).save(build_model(ModelSpec(units=(8,)), iris), {
-        "name": "iris mlp", "task": "classification", "class_names": list(iris.class_names), "arch": "mlp"})
+    base = ModelStore(home).save(build_model(ModelSpec(units=(8,)), iris),
+                                 ModelMeta(name="iris mlp", task="classification", class_names=iris.class_names,
+                                           arch="mlp"))
     config = finetune_config(base.model_id, "iris", base_meta=base.meta, freeze=-1, epochs=2)
     status = run_job(jobs.create(config, home))
     assert status["state"] == "done", status.get("message")
     meta = ModelStore(home).get(status["model_id"]).meta
-    assert meta["evaluation"]["finetune"]["base_id"] == base.model_id and meta["arch"] == "mlp"
-    assert meta["evaluation"]["finetune"]["head"] == "kept"
+    assert meta.finetune_report["base_id"] == base.model_id and meta.arch == "mlp"
+    assert meta.finetune_report["head"] == "kept" and meta.origin == "fine-tuned from iris mlp (" + base.model_id + ")"
     before_model = ModelStore(home).load(base.model_id)  # head kept: "before" is the base itself
     pred = before_model.predict(iris.x_val, verbose=0).argmax(axis=1)
-    assert meta["evaluation"]["before"]["accuracy"] == pytest.approx(float((pred == iris.y_val).mean()))
+    assert meta.evaluation["before"]["accuracy"] == pytest.approx(float((pred == iris.y_val).mean()))
 
 
 def test_configs_validate_and_round_trip() -> None:
@@ -219,8 +226,8 @@ def test_command_line_base_files_are_imported_first_and_hostile_ones_refused_bef
     assert main(["finetune", "--base", str(good), "--data", "iris", "--epochs", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     imported, tuned = ModelStore(home).get(result["base"]), ModelStore(home).get(result["model_id"])
-    assert imported.meta["imported"]["file"] == "mine.keras" and len(ModelStore(home).list()) == 2
-    assert tuned.meta["evaluation"]["finetune"]["base_id"] == imported.model_id
+    assert imported.meta.imported.file == "mine.keras" and len(ModelStore(home).list()) == 2
+    assert tuned.meta.finetune_report["base_id"] == imported.model_id
 
     marker = tmp_path / "lambda-ran"
     where = str(marker)

@@ -43,14 +43,16 @@ def _tiny(name: str):
 @pytest.mark.parametrize("name", list(CASES))
 def test_one_epoch_logs_finite_losses_and_samples_images(name: str, digits) -> None:
     model = _tiny(name)
-    history = model.fit(digits.x_train[:256], digits.y_train[:256], validation_data=(digits.x_val[:64], digits.y_val[:64]),
-                        epochs=1, batch_size=64, verbose=0).history
+    history = model.fit(digits.x_train[:256], digits.y_train[:256],
+                        validation_data=(digits.x_val[:64], digits.y_val[:64]), epochs=1, batch_size=64,
+                        verbose=0).history
     expected = {"loss", "reconstruction_loss", "kl_loss"} if isinstance(model, VAE) else \
         {"d_loss", "g_loss", "real_score", "fake_score"}
     assert set(history) == expected | {f"val_{k}" for k in expected}
     assert all(np.isfinite(v[0]) for v in history.values())
     if isinstance(model, VAE):
-        assert history["loss"][0] == pytest.approx(history["reconstruction_loss"][0] + model.beta * history["kl_loss"][0], rel=1e-4)
+        total = history["reconstruction_loss"][0] + model.beta * history["kl_loss"][0]
+        assert history["loss"][0] == pytest.approx(total, rel=1e-4)
     x, y = sampling.generate(model, 12, seed=3)
     assert x.shape == (12, *SHAPE) and x.dtype == np.float32
     assert 0.0 <= x.min() and x.max() <= 1.0 and x.std() > 0
@@ -121,7 +123,8 @@ def test_interpolation_endpoints_decode_back_near_their_inputs(trained_vae: VAE,
         assert start_err < np.abs(path[0] - x[j]).mean() and end_err < np.abs(path[-1] - x[i]).mean()
         middle = path[3]
         assert np.abs(middle - x[i]).mean() > start_err and np.abs(middle - x[j]).mean() > end_err
-        assert np.array_equal(path[0], sampling.reconstruct(trained_vae, x[i:i + 1])[0])
+        # decoded in a batch of 7 against a batch of 1: oneDNN may pick other kernels, so not bit for bit
+        np.testing.assert_allclose(path[0], sampling.reconstruct(trained_vae, x[i:i + 1])[0], rtol=1e-5, atol=1e-5)
     recon = sampling.reconstruct(trained_vae, digits.x_val)
     assert np.abs(recon - digits.x_val).mean() < 0.75 * np.abs(digits.x_train.mean(axis=0) - digits.x_val).mean()
 
@@ -129,7 +132,8 @@ def test_interpolation_endpoints_decode_back_near_their_inputs(trained_vae: VAE,
 def test_interpolate_and_class_vectors() -> None:
     a, b = np.array([1.0, 0.0]), np.array([0.0, 2.0])
     line = sampling.interpolate(a, b, 5)
-    assert line.shape == (5, 2) and np.allclose(line[0], a) and np.allclose(line[-1], b) and np.allclose(line[2], [0.5, 1.0])
+    assert line.shape == (5, 2) and np.allclose(line[0], a) and np.allclose(line[-1], b)
+    assert np.allclose(line[2], [0.5, 1.0])
     arc = sampling.interpolate(np.array([3.0, 0.0]), np.array([0.0, 3.0]), 5, spherical=True)
     assert np.allclose(np.linalg.norm(arc, axis=1), 3.0)  # stays on the circle, unlike the straight line
     model = GAN(SHAPE, latent_dim=2, filters=(4,), n_classes=3)

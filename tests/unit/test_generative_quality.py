@@ -91,4 +91,5 @@ def test_real_images_score_near_zero_and_noise_far_with_the_projects_classifier(
     assert real["classes_present"] == 10 and real["mean_confidence"] > fake["mean_confidence"]
     assert real["memorisation"]["passed"] and not fake["memorisation"]["passed"]
     asked = quality_report(digits.x_val, digits.x_train, digits.x_val, classifier, labels=digits.y_val)
-    assert asked["conditional"] and asked["label_agreement"] == pytest.approx(float((p_val.argmax(1) == digits.y_val).mean()))
+    agreement = float((p_val.argmax(1) == digits.y_val).mean())
+    assert asked["conditional"] and asked["label_agreement"] == pytest.approx(agreement)

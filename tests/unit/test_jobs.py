@@ -44,10 +44,15 @@ def test_job_in_process_trains_evaluates_and_stores(home) -> None:
     assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(rows[-1])
     assert rows[-1]["loss"] < rows[0]["loss"]
     record = ModelStore(home).get(status["model_id"])
-    assert record.meta["metrics"]["val_accuracy"] > 0.8  # 3 classes: chance is 0.33
-    assert record.meta["evaluation"]["kind"] == "classification"
-    assert sum(map(sum, record.meta["evaluation"]["confusion_matrix"])) == 30
-    assert record.meta["preprocessing"]["kind"] == "tabular" and record.meta["class_names"][0] == "setosa"
+    meta = record.meta
+    assert meta.metrics["val_accuracy"] > 0.8  # 3 classes: chance is 0.33
+    assert meta.evaluation["kind"] == "classification"
+    assert sum(map(sum, meta.evaluation["confusion_matrix"])) == 30
+    assert meta.preprocessing["kind"] == "tabular" and meta.class_names[0] == "setosa"
+    assert meta.job == folder.name and meta.config == cfg and meta.arch == "mlp" and meta.name == "mlp on iris"
+    assert (meta.dataset.name, meta.dataset.n_train, meta.dataset.n_val) == ("iris", 120, 30)
+    assert [r["epoch"] for r in meta.history] == list(range(1, 26)) and "time" not in meta.metrics
+    assert meta.metrics["epoch"] == 25 and status["metrics"] == dict(meta.metrics)
     assert _tensorboard_steps(folder / "logs" / "validation", "epoch_loss") == list(range(25))  # TensorBoard, per epoch
     assert _tensorboard_steps(folder / "logs" / "train", "epoch_accuracy") == list(range(25))
     assert not (folder / "backup").exists()  # BackupAndRestore cleans up after a finished run
@@ -85,8 +90,8 @@ def test_stop_ends_a_running_worker_and_keeps_the_best_epoch(home) -> None:
     assert 2 <= len(rows) < 200
     best = min(rows, key=lambda r: r["val_loss"])
     meta = ModelStore(home).get(final.model_id).meta
-    assert meta["metrics"]["epoch"] == best["epoch"]
-    assert meta["metrics"]["val_loss"] == pytest.approx(best["val_loss"])
+    assert meta.metrics["epoch"] == best["epoch"]
+    assert meta.metrics["val_loss"] == pytest.approx(best["val_loss"])
     assert "best epoch" in final.message
 
 
@@ -129,7 +134,8 @@ def test_progress_fraction() -> None:
     assert jobs.JobStatus(job_id="j", folder=None, state="done", epoch=4, epochs=4).progress == 1.0  # type: ignore[arg-type]
 
 
-def test_the_checkpoint_never_gets_ahead_of_the_metrics_and_a_kill_between_redoes_the_epoch_once(home, monkeypatch) -> None:
+def test_the_checkpoint_never_gets_ahead_of_the_metrics_and_a_kill_between_redoes_the_epoch_once(home,
+                                                                                                  monkeypatch) -> None:
     from dlcore.checkpoint import EpochCheckpoint
 
     cfg = TrainConfig(data="iris", model=ModelSpec(units=(8,)), epochs=5, batch_size=16)

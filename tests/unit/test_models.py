@@ -116,3 +116,33 @@ print("finite")
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONPATH": str(root)}
     run = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip().endswith("finite"), run.stderr[-2000:]
+
+
+def test_every_architecture_is_listed_once_and_each_trainable_one_has_its_builder() -> None:
+    from dlcore.commands.train import layer_defaults
+    from dlcore.models import (
+        architecture,
+        architecture_help,
+        architectures,
+        architectures_for,
+        generative_architectures,
+        trainable_architectures,
+    )
+    from dlcore.models.builders import BUILDERS, register
+    from dlcore.models.spec import GENERATIVE
+
+    names = architectures()
+    assert names == ("mlp", "cnn", "text", "rnn", "transformer", "vae", "gan") and len(set(names)) == len(names)
+    assert generative_architectures() == GENERATIVE == ("vae", "gan")
+    assert set(BUILDERS) == set(trainable_architectures()) == set(names) - set(GENERATIVE)
+    assert architectures_for("image") == ["mlp", "cnn", "rnn", "transformer"]  # never a generative one
+    assert architecture_help().startswith("mlp: dense layers; cnn: convolution blocks for images; text: ")
+    assert "vae: " in architecture_help(generative=True) and "mlp" not in architecture_help(generative=True)
+    assert layer_defaults("vae") == ((128,), (32, 64)) and layer_defaults("gan") == ((), (32, 64))
+    assert layer_defaults("rnn") == layer_defaults("unknown") == (ModelSpec().units, ModelSpec().filters)
+    with pytest.raises(ModelError, match="unknown architecture 'resnet'; choose one of mlp, cnn"):
+        architecture("resnet")
+    with pytest.raises(ValueError, match="not a classifier or regressor architecture"):
+        register("vae")  # generative models are not built by the builders
+    with pytest.raises(ModelError, match="unknown architecture 'gan'; choose one of mlp, cnn, text, rnn, transformer"):
+        build_model(ModelSpec(arch="gan"), load_builtin("digits"))

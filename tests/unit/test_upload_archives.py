@@ -56,8 +56,8 @@ def classes(n: int = 12, **extra: bytes) -> dict[str, bytes]:
 
 
 def test_zip_of_class_folders_loads_resized_with_consistent_channels_in_unit_range() -> None:
-    raw = read_bytes(make_zip(classes(notes_txt=b"x", **{"shapes/readme.txt": b"hi", "__MACOSX/shapes/._0.png": b"junk"})),
-                     "pics.zip")
+    extra = {"shapes/readme.txt": b"hi", "__MACOSX/shapes/._0.png": b"junk"}
+    raw = read_bytes(make_zip(classes(notes_txt=b"x", **extra)), "pics.zip")
     preview = understand(raw)
     assert (preview.kind, preview.modality, preview.task) == ("images", "image", "classification")
     assert preview.class_counts() == {"dark": 12, "light": 12}
@@ -84,7 +84,8 @@ def test_one_uploaded_image_becomes_the_same_model_input_as_in_training() -> Non
 
 def test_corrupt_images_are_skipped_and_reported() -> None:
     broken = png(90)[:60]  # a valid header, the pixel data cut off
-    raw = read_bytes(make_zip(classes(**{"shapes/dark/bad.png": b"not an image", "shapes/light/cut.png": broken})), "a.zip")
+    bad = {"shapes/dark/bad.png": b"not an image", "shapes/light/cut.png": broken}
+    raw = read_bytes(make_zip(classes(**bad)), "a.zip")
     assert raw.x.shape[0] == 24
     assert any(s.startswith("2 image(s) skipped as corrupt") and "bad.png" in s and "cut.png" in s for s in raw.skipped)
 
@@ -93,7 +94,8 @@ def test_images_above_the_pixel_cap_are_skipped_before_decoding(monkeypatch: pyt
     bombs = {"shapes/dark/bomb.png": png_header(50_000, 50_000), "shapes/light/wide.png": png_header(5000, 4000)}
     raw = read_bytes(make_zip(classes(**bombs)), "a.zip")
     assert raw.x.shape[0] == 24
-    assert any(s.startswith("2 image(s) skipped as too large, over 16,777,216 pixels: shapes/dark/bomb.png, shapes/light/wide.png") for s in raw.skipped)
+    skipped = "2 image(s) skipped as too large, over 16,777,216 pixels: shapes/dark/bomb.png, shapes/light/wide.png"
+    assert any(s.startswith(skipped) for s in raw.skipped)
     monkeypatch.setenv("DLCORE_MAX_IMAGE_PIXELS", "100")  # now every 12x10 image is above the cap
     with pytest.raises(DataError, match=r"the ZIP has 2 image\(s\) that could not be read"):
         read_bytes(make_zip({"a/x.png": png(1), "b/y.png": png(2)}), "a.zip")
@@ -124,7 +126,8 @@ def test_zip_bomb_ratio_is_refused_before_anything_is_decompressed(monkeypatch: 
         raise AssertionError("a member was decompressed")
 
     monkeypatch.setattr(zipfile.ZipFile, "open", no_open)
-    with pytest.raises(DataError, match=r"member 'a/zeros.png' unpacks to 30.0 MB from 0.0 MB .ratio over 100.*zip bomb"):
+    with pytest.raises(DataError,
+                       match=r"member 'a/zeros.png' unpacks to 30.0 MB from 0.0 MB .ratio over 100.*zip bomb"):
         read_bytes(data, "a.zip")
 
 
@@ -132,7 +135,8 @@ def test_total_declared_size_above_the_cap_is_refused(monkeypatch: pytest.Monkey
     rng = np.random.default_rng(0)
     data = make_zip({f"c{k}/{i}.bin": rng.bytes(300_000) for k in range(2) for i in range(3)})
     monkeypatch.setenv("DLCORE_MAX_UNZIPPED_MB", "1")
-    with pytest.raises(DataError, match=r"declares 1.7 MB once unpacked, above the cap of 1.0 MB.*DLCORE_MAX_UNZIPPED_MB"):
+    with pytest.raises(DataError,
+                       match=r"declares 1.7 MB once unpacked, above the cap of 1.0 MB.*DLCORE_MAX_UNZIPPED_MB"):
         read_bytes(data, "a.zip")
 
 
@@ -183,7 +187,8 @@ def test_a_three_axis_array_is_read_as_images_or_sequences_as_the_user_says(home
     np.testing.assert_allclose(np.sort(np.concatenate([ds.x_train, ds.x_val]).ravel()), np.sort(x.ravel()), rtol=1e-6)
     thin = read_bytes(npz(x=rng.normal(size=(40, 30, 2)), y=y), "t.npz")
     assert to_dataset(thin).modality == "sequence" and to_dataset(thin, Choices(read_as="image")).modality == "image"
-    with pytest.raises(DataError, match=r"only arrays shaped \(n, a, b\) can be read either way; x is shaped \(40, 4\)"):
+    with pytest.raises(DataError,
+                       match=r"only arrays shaped \(n, a, b\) can be read either way; x is shaped \(40, 4\)"):
         understand(read_bytes(npz(x=rng.normal(size=(40, 4)), y=y), "f.npz"), Choices(read_as="sequence"))
     with pytest.raises(DataError, match="too thin to be images; read it as sequences"):
         understand(read_bytes(npz(x=rng.normal(size=(40, 30, 1)), y=y), "o.npz"), Choices(read_as="image"))

@@ -111,7 +111,8 @@ def test_dates_become_scaled_parts_and_ids_and_free_text_are_left_out() -> None:
     ds = to_dataset(raw, Choices(target="label"))
     assert ds.feature_names == ("when.year", "when.month", "when.day", "when.weekday", "level")
     # ordinal codes keep the order: low < medium < high after scaling
-    codes = ds.preprocessing.transform(pd.DataFrame({"when": ["2024-01-01"] * 3, "level": ["low", "medium", "high"]}))[:, -1]
+    rows = pd.DataFrame({"when": ["2024-01-01"] * 3, "level": ["low", "medium", "high"]})
+    codes = ds.preprocessing.transform(rows)[:, -1]
     assert codes[0] < codes[1] < codes[2]
 
 
@@ -141,7 +142,8 @@ def test_unseen_category_and_missing_column() -> None:
 
 def test_user_choices_exclude_include_and_order() -> None:
     raw, _ = load(csv_text().encode())
-    preview = understand(raw, Choices(target="label", exclude=("ok",), ordinal={"town": ("Malmö", "Köln", "Genève", "Zürich")}))
+    towns = ("Malmö", "Köln", "Genève", "Zürich")
+    preview = understand(raw, Choices(target="label", exclude=("ok",), ordinal={"town": towns}))
     assert preview.features == ("town", "price")
     assert next(c for c in preview.columns if c.name == "town").use == "ordinal"
     with pytest.raises(DataError, match=r"the order given for 'town' lacks 'Zürich'"):
@@ -234,7 +236,8 @@ def test_every_feature_left_out() -> None:
 
 
 def test_too_few_rows_for_a_validation_split() -> None:
-    bad(b"a,label\n1,x\n2,y\n3,x\n4,y\n", r"only 4 usable rows: at least 10 are needed to keep 20% for validation with 2 classes")
+    bad(b"a,label\n1,x\n2,y\n3,x\n4,y\n",
+        r"only 4 usable rows: at least 10 are needed to keep 20% for validation with 2 classes")
 
 
 def test_more_columns_or_rows_than_the_caps() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dlcore.models import ModelSpec, TrainConfig
+from dlcore.record import ModelMeta
 from tests.text_support import write_reviews
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ def shared_datasets() -> Path | None:
 
 
 def train(home: Path, data: str, target: str | None, arch: str = "mlp", epochs: int = 20, batch_size: int = 32,
-          learning_rate: float = 3e-3) -> dict:
+          learning_rate: float = 3e-3) -> ModelMeta:
     from dlcore import jobs
     from dlcore.store import ModelStore
     from dlcore.training import run_job
@@ -30,7 +31,7 @@ def train(home: Path, data: str, target: str | None, arch: str = "mlp", epochs: 
                          batch_size=batch_size, learning_rate=learning_rate, seed=0)
     status = run_job(jobs.create(config, home))
     assert status["state"] == "done", status.get("message")
-    return dict(ModelStore(home).get(status["model_id"]).meta)
+    return ModelStore(home).get(status["model_id"]).meta
 
 
 # (file, target, epochs, batch size): the targets reported in the README
@@ -47,7 +48,7 @@ def test_shared_tables_train_better_than_the_baseline(home: Path, file: str, tar
         pytest.skip("the shared real tables (shared/datasets/*.csv) are not on this machine; "
                     "set DLCORE_SHARED_DATASETS to their folder to run this check")
     meta = train(home, str(folder / file), target, epochs=epochs, batch_size=batch_size, learning_rate=1e-2)
-    ev = meta["evaluation"]
+    ev = meta.evaluation
     if ev["kind"] == "classification":
         support = np.asarray(ev["support"])
         majority = support.max() / support.sum()  # always answering the most common class
@@ -64,8 +65,8 @@ def test_text_csv_trains_a_text_model_that_reloads_safely(home: Path, tmp_path: 
     ds = load_dataset(str(path))
     assert (ds.modality, ds.class_names, ds.input_shape) == ("text", ("down", "up"), ())
     meta = train(home, str(path), None, arch="text", epochs=8)
-    assert meta["evaluation"]["accuracy"] >= 0.9 and meta["preprocessing"] == {"kind": "text", "params": {"column": "review"}}
-    model = ModelStore(home).load(meta["id"])
+    assert meta.evaluation["accuracy"] >= 0.9 and meta.preprocessing == {"kind": "text", "params": {"column": "review"}}
+    model = ModelStore(home).load(meta.model_id)
     proba = model.predict(np.array(["a good lovely film", "a dull boring plot"], dtype=object), verbose=0)
     assert proba[0, 1] > 0.5 > proba[1, 1]
 
@@ -75,7 +76,8 @@ def test_train_command_takes_a_file_and_a_target(home: Path, tmp_path: Path, cap
 
     from dlcore.__main__ import main
 
-    lines = ["size,colour,weight"] + [f"{i % 10},{'red' if i % 2 else 'blue'},{(i % 10) * 2.5 + (i % 2)}" for i in range(60)]
+    lines = ["size,colour,weight"] + [f"{i % 10},{'red' if i % 2 else 'blue'},{(i % 10) * 2.5 + (i % 2)}"
+                                      for i in range(60)]
     (tmp_path / "parcels.csv").write_text("\n".join(lines), encoding="utf-8")
     code = main(["train", "--data", str(tmp_path / "parcels.csv"), "--target", "weight", "--epochs", "1", "--json"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
