@@ -6,6 +6,7 @@ import streamlit as st
 from dlcore import jobs
 from dlcore.errors import DlcoreError
 from dlcore.generative import explore
+from dlcore.models import generative_architectures
 from ui import generative as gen
 from ui.cache import dataset, model, workspace
 from ui.jobview import job_view
@@ -20,7 +21,7 @@ with st.expander("Train a new generative model", expanded=not gen.generative_rec
     c1, c2 = st.columns(2)
     with c1:
         ref = dataset_picker("gen_ref", modality="image")  # built-in or uploaded images
-    arch = c2.radio("Model", ["vae", "gan"], horizontal=True, key="gen_arch",
+    arch = c2.radio("Model", generative_architectures(), horizontal=True, key="gen_arch",
                     format_func={"vae": "VAE (encoder + decoder)", "gan": "GAN (generator + discriminator)"}.get)
     ds = dataset(ref)
     if ds.modality != "image":

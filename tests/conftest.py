@@ -14,6 +14,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Import TensorFlow once, before any test, with its native start-up lines (the CUDA stub, absl's
+    pre-initialisation warning, the failed cuInit on machines without a GPU) dropped: no environment variable
+    silences them, and they would otherwise flood the output of every test that imports it. Errors after
+    start-up still reach stderr."""
+    from dlcore.cli import quiet_import_tensorflow
+
+    quiet_import_tensorflow()
+
+
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace shared by the whole session (for expensive models trained once)."""

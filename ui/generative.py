@@ -11,12 +11,12 @@ from dlcore.data import Dataset
 from dlcore.errors import DlcoreError
 from dlcore.generative import explore, sampling
 from dlcore.images import npz_bytes, png_bytes
-from dlcore.models import ModelSpec, TrainConfig
+from dlcore.models import ModelSpec, TrainConfig, architecture
 from dlcore.store import ModelRecord
 from ui.cache import dataset, store
 
-# proven starting points on digits (see the README): epochs, learning rate, units, filters
-DEFAULTS = {"vae": (30, 1e-3, "128", "32,64"), "gan": (60, 1e-3, "", "32,64")}
+# proven starting points on digits (see the README): epochs and learning rate; layer sizes from the catalog
+DEFAULTS = {"vae": (30, 1e-3), "gan": (60, 1e-3)}
 
 
 def generative_records() -> list[ModelRecord]:
@@ -41,7 +41,9 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def generative_form(ref: str, arch: str) -> TrainConfig | None:
     """Settings of a VAE or GAN job; a config when Train is pressed and the settings are valid."""
-    epochs, lr, units, filters = DEFAULTS[arch]
+    epochs, lr = DEFAULTS[arch]
+    spec = architecture(arch)
+    units, filters = ",".join(map(str, spec.units)), ",".join(map(str, spec.filters))
     with st.form(f"gen_form_{arch}"):
         c1, c2, c3 = st.columns(3)
         latent = c1.number_input("Latent size", 2, 256, 8 if arch == "vae" else 32)

@@ -14,6 +14,7 @@ from dlcore.models import (
     OPTIMIZERS,
     ModelSpec,
     TrainConfig,
+    architecture_help,
     architectures_for,
     default_architecture,
 )
@@ -49,18 +50,13 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
     return values
 
 
-ARCH_HELP = ("mlp: dense layers; cnn: convolution blocks for images; text: averaged word embeddings; "
-             "rnn: LSTM or GRU layers over words, sequence steps or image rows; transformer: self-attention "
-             "over words, sequence steps, image rows or patches")
-
-
 def architecture_picker(dataset: Dataset) -> str:
     """The architectures that fit the data set's modality, its usual one first chosen (outside the form, so the
     form shows the settings of the architecture chosen)."""
     archs = architectures_for(dataset.modality)
     default = default_architecture(dataset.modality)
     return st.selectbox("Architecture", archs, index=archs.index(default) if default in archs else 0,
-                        key=f"train_arch_{dataset.modality}", help=ARCH_HELP)
+                        key=f"train_arch_{dataset.modality}", help=architecture_help())
 
 
 def _layer_knobs(col: Any, arch: str, dataset: Dataset) -> dict[str, Any]:
