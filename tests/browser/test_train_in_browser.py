@@ -31,7 +31,9 @@ def test_train_two_epochs_and_see_the_curves(page, server) -> None:
     page.get_by_role("button", name="Train").click()
     page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=120_000)
     page.wait_for_selector("text=Done: finished 2 epoch(s)", timeout=120_000)
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3  # curves, confusion matrix, scores
+    # curves, confusion matrix, scores: the results are drawn in the rerun after the job ends
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 3",
+                           timeout=60_000)
     assert page.query_selector('[data-testid="stException"]') is None
     page.screenshot(path=str(page.context.browser and "/tmp/train-done.png"), full_page=True)
     assert real_errors(page.console_errors) == []
