@@ -20,7 +20,8 @@ COMMAND_MODULES = ("datasets", "train", "models", "validate", "sample", "finetun
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="python -m dlcore", description="Interpretable deep learning engine.")
+    prog = "dlcore" if os.path.basename(sys.argv[0]) == "dlcore" else "python -m dlcore"  # the script or -m
+    parser = argparse.ArgumentParser(prog=prog, description="Interpretable deep learning engine.")
     parser.add_argument("--version", action="version", version=f"dlcore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:

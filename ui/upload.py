@@ -168,10 +168,9 @@ def kept_list() -> None:
     if not kept:
         st.info("No kept uploads yet: upload a file above and keep it.")
         return
-    st.dataframe(pd.DataFrame([{"name": d.name, "file": d.meta.get("filename"), "rows": d.meta["summary"].get("rows"),
-                                "target": d.meta["summary"].get("target"), "task": d.meta["summary"].get("task"),
-                                "kind": d.meta["summary"].get("kind"), "kept": d.meta.get("created")} for d in kept]),
-                 hide_index=True, key="kept_table")
+    st.dataframe(pd.DataFrame([{"name": d.name, "file": d.filename, "rows": d.summary.rows,
+                                "target": d.summary.target, "task": d.summary.task, "kind": d.summary.kind,
+                                "kept": d.created} for d in kept]), hide_index=True, key="kept_table")
     name = st.selectbox("Kept data set", [d.name for d in kept], key="kept_choice")
     with st.popover("Delete"):
         st.write(f"Delete the kept data set `{name}`? Models trained on it stay.")

@@ -24,7 +24,7 @@ from ui.cache import workspace
 def data_choices(modality: str | None = None) -> list[str]:
     """Every data set the user can pick (of ``modality`` only, if given): the built-in ones, then the uploads
     kept in the workspace."""
-    kept = [(d.name, (d.meta.get("summary") or {}).get("modality")) for d in DatasetStore(workspace()).list()]
+    kept = [(d.name, d.summary.modality) for d in DatasetStore(workspace()).list()]
     every = [(info.name, info.modality) for info in list_builtin()] + kept
     return [name for name, kind in every if modality is None or kind == modality]
 

@@ -19,9 +19,9 @@ def run(args: argparse.Namespace) -> int:
 
     rows = [asdict(i) for i in list_builtin()]
     for d in DatasetStore().list():
-        summary = d.meta.get("summary", {})
-        rows.append({"name": d.name, "task": summary.get("task", ""), "modality": summary.get("modality", ""),
-                     "description": f"upload {d.meta.get('filename', '')}: {summary.get('rows', '?')} rows, "
-                                    f"target {summary.get('target', '?')!r}"})
+        summary = d.summary
+        rows.append({"name": d.name, "task": summary.task, "modality": summary.modality,
+                     "description": f"upload {d.filename}: {'?' if summary.rows is None else summary.rows} rows, "
+                                    f"target {'?' if summary.target is None else summary.target!r}"})
     emit(args, {"datasets": rows}, lambda r: table(r["datasets"], ["name", "task", "modality", "description"]))
     return 0

@@ -28,8 +28,29 @@ SUFFIX = {"table": ".csv", "texts": ".csv", "images": ".zip", "arrays": ".npz"}
 
 
 @dataclass(frozen=True)
+class UploadSummary:
+    """What was understood of a kept upload when it was kept (``dlcore validate``'s summary, without columns)."""
+
+    kind: str = ""
+    modality: str = ""
+    task: str = ""
+    target: str | None = None
+    rows: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> UploadSummary:
+        data = data or {}
+        rows = data.get("rows")
+        target = data.get("target")
+        return cls(kind=str(data.get("kind") or ""), modality=str(data.get("modality") or ""),
+                   task=str(data.get("task") or ""), target=None if target is None else str(target),
+                   rows=None if rows is None else int(rows))
+
+
+@dataclass(frozen=True)
 class StoredDataset:
-    """One kept upload as listed: its name, folder and description."""
+    """One kept upload as listed: its name, folder and description (``meta``: its ``dataset.json``, read
+    through the properties below)."""
 
     name: str
     path: Path
@@ -42,6 +63,20 @@ class StoredDataset:
     @property
     def choices(self) -> Choices:
         return Choices.from_dict(self.meta.get("choices"))
+
+    @property
+    def filename(self) -> str:
+        """The name of the file as it was uploaded."""
+        return str(self.meta.get("filename") or "")
+
+    @property
+    def created(self) -> str:
+        """When it was kept (UTC, ISO 8601)."""
+        return str(self.meta.get("created") or "")
+
+    @property
+    def summary(self) -> UploadSummary:
+        return UploadSummary.from_dict(self.meta.get("summary"))
 
 
 class DatasetStore:

@@ -35,6 +35,10 @@ def test_save_list_load_and_delete(home: Path) -> None:
     assert saved.name == "shop"
     again = DatasetStore(home)  # a restart: a new store over the same folder
     assert again.names() == ["shop"]
+    listed = again.get("shop")  # the typed view of dataset.json the pages and `datasets` read
+    assert (listed.filename, listed.summary.rows, listed.summary.target) == ("shop.csv", 40, "kind")
+    assert (listed.summary.task, listed.summary.kind, listed.summary.modality) == ("classification", "table", "tabular")
+    assert listed.created == meta["created"]
     ds = load_dataset("shop", seed=2)
     assert ds.name == "shop" and ds.class_names == ("big", "small")
     assert ds.feature_names == ("colour=blue", "colour=red", "size")  # the stored choice left weight out
