@@ -1,7 +1,6 @@
 """Data: upload your own file and see what was understood, keep it, or look at a built-in data set."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -40,7 +39,7 @@ with builtin_tab:
     c3.metric("Task", ds.task)
     c4.metric("Input shape", " x ".join(map(str, ds.input_shape)) or "text")
     if ds.task == "classification":
-        st.plotly_chart(plots.class_balance(np.concatenate([ds.y_train, ds.y_val]), ds.class_names), key="balance")
+        st.plotly_chart(plots.class_balance(ds.labels(), ds.class_names), key="balance")
     if ds.modality == "image":
         st.plotly_chart(plots.sample_images(ds.x_train, ds.y_train, ds.class_names), key="samples")
     elif ds.modality == "tabular":

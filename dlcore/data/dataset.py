@@ -53,6 +53,10 @@ class Dataset:
     def n_val(self) -> int:
         return int(len(self.x_val))
 
+    def labels(self) -> np.ndarray:
+        """Every row's label or target, training rows first, then validation rows."""
+        return np.concatenate([self.y_train, self.y_val])
+
     def summary(self) -> dict[str, object]:
         """A JSON-friendly description, as stored with models and printed by ``dlcore datasets``."""
         return {

@@ -17,6 +17,8 @@ def test_every_builtin_loads_with_consistent_shapes(name: str) -> None:
     assert ds.x_train.dtype == np.float32 and np.isfinite(ds.x_train).all()
     assert ds.x_train.shape[1:] == ds.x_val.shape[1:] == ds.input_shape
     assert 0.15 < ds.n_val / (ds.n_train + ds.n_val) < 0.25
+    labels = ds.labels()  # every row's label, training rows first
+    assert len(labels) == ds.n_train + ds.n_val and np.array_equal(labels[ds.n_train:], ds.y_val)
     if ds.task == "classification":
         assert set(np.unique(ds.y_train)) == set(range(len(ds.class_names)))
     else:
