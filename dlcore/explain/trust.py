@@ -7,6 +7,11 @@
 - background size: how many rows the expectations were taken over;
 - on the ``shapes`` data set, whose images come with object masks: the share of attribution mass on the
   object, against the share of the image the object covers (what a map without information would get).
+
+The checks that score any values array shaped like the input, also one made outside this package, live in
+their own modules and are re-exported here: ``deletion`` and ``insertion`` (faithfulness against random orders,
+``dlcore.explain.faithfulness``), ``randomisation`` (the cascading model-randomisation sanity check,
+``dlcore.explain.randomisation``) and ``agreement`` / ``agreement_matrix`` (``dlcore.explain.agreement``).
 """
 from __future__ import annotations
 
@@ -16,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.explain.agreement import Agreement, AgreementMatrix, agreement, agreement_matrix
 from dlcore.explain.attribution import Attribution
+from dlcore.explain.faithfulness import Faithfulness, deletion, insertion
+from dlcore.explain.randomisation import Randomisation, randomisation
+
+__all__ = ["Agreement", "AgreementMatrix", "Faithfulness", "Randomisation", "Trust", "agreement",
+           "agreement_matrix", "assess", "deletion", "insertion", "mass_on_object", "randomisation",
+           "rerun_seeds", "stability"]
 
 
 @dataclass(frozen=True)
