@@ -16,6 +16,7 @@ from typing import Any
 
 from dlcore.errors import DlcoreError, ExplainError, ModelError
 from dlcore.models.spec import GENERATIVE, TrainConfig
+from dlcore.workspace import finite
 
 SCHEMA = 2
 NOT_CURVES = frozenset({"epoch", "seconds", "time"})  # per-epoch values that are bookkeeping, not curves
@@ -169,8 +170,8 @@ class ModelMeta:
             if f.name == "config":
                 value = value.to_dict() if value is not None else None
             elif isinstance(value, (DataSummary, ImportInfo)):
-                value = {g.name: _plain(getattr(value, g.name)) for g in fields(value)}
-            out[f.name] = _plain(value)
+                value = {g.name: getattr(value, g.name) for g in fields(value)}
+            out[f.name] = finite(value)
         return out
 
     def stored(self, model_id: str, created: str, params: int, versions: Mapping[str, str]) -> ModelMeta:
@@ -311,11 +312,3 @@ class ModelMeta:
 
         return Preprocessing.from_dict(dict(self.preprocessing) or None)
 
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists and mappings as dicts, for JSON."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value

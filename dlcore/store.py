@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,4 @@ class ModelStore:
 
 def _read(meta: Mapping[str, Any], model_id: str) -> ModelMeta:
     """A ``meta.json`` as a record whose id is its folder's name."""
-    from dataclasses import replace
-
     return replace(ModelMeta.from_dict(meta), model_id=model_id)

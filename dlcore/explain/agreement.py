@@ -13,12 +13,13 @@ explainable machine learning: a practitioner's perspective" (arXiv:2202.01602):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from dlcore.errors import ExplainError
+from dlcore.workspace import finite
 
 MIN_ELEMENTS = 3
 SMALL = 50  # up to this many features, the top 5 are compared; above it, the top 10%
@@ -48,8 +49,7 @@ class Agreement:
 
     def to_dict(self) -> dict[str, Any]:
         """The numbers as plain JSON-ready values (NaN kept as ``None``)."""
-        return {"rho": _plain(self.rho), "rho_abs": _plain(self.rho_abs), "overlap": self.overlap, "k": self.k,
-                "n": self.n, "chance_overlap": self.chance_overlap, "reason": self.reason}
+        return finite(asdict(self))
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,13 +64,8 @@ class AgreementMatrix:
 
     def to_dict(self) -> dict[str, Any]:
         """Names and matrices as nested lists (NaN kept as ``None``)."""
-        return {"names": list(self.names), "k": self.k,
-                "rho": [[_plain(v) for v in row] for row in self.rho],
-                "overlap": [[_plain(v) for v in row] for row in self.overlap]}
-
-
-def _plain(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+        return finite({"names": list(self.names), "k": self.k, "rho": self.rho.tolist(),
+                       "overlap": self.overlap.tolist()})
 
 
 def _flat(values: Any, label: str) -> np.ndarray:

@@ -17,13 +17,14 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from dlcore.errors import ExplainError
 from dlcore.explain.plan import BatchedPredict
+from dlcore.workspace import finite
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 MAX_BACKGROUND_ROWS = 50  # background rows a table's removed features are drawn from
@@ -70,9 +71,8 @@ class Faithfulness:
     model_rows: int
 
     def to_dict(self) -> dict[str, Any]:
-        """The figures as plain JSON types (lists for the curves)."""
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in self.__dict__.items()}
+        """The figures as plain JSON types (lists for the curves, NaN as ``None``)."""
+        return finite(asdict(self))
 
 
 @dataclass(frozen=True)

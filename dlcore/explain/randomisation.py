@@ -12,13 +12,14 @@ while their signs follow the model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from dlcore.errors import ExplainError
 from dlcore.explain.agreement import spearman
+from dlcore.workspace import finite
 
 THRESHOLD = 0.5
 ONES = ("gamma", "moving_variance", "variance", "scale")
@@ -61,14 +62,7 @@ class Randomisation:
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as plain JSON-ready values (NaN as ``None``)."""
-        return {"layers": list(self.layers), "correlations": [_plain(c) for c in self.correlations],
-                "final": _plain(self.final), "correlations_signed": [_plain(c) for c in self.correlations_signed],
-                "final_signed": _plain(self.final_signed), "threshold": self.threshold, "cascade": self.cascade,
-                "passes": self.passes, "reason": self.reason}
-
-
-def _plain(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+        return finite(asdict(self))
 
 
 def weighted_layers(model: Any) -> list[int]:
