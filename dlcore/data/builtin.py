@@ -1,8 +1,9 @@
-"""Built-in data sets. All offline: scikit-learn's bundled tables and images, and generated shapes."""
+"""Built-in data sets. All offline: scikit-learn's bundled tables and images, generated shapes, and a generated
+table whose causes are known (``causes``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -11,6 +12,11 @@ from dlcore.data.preprocess import Preprocessing, fit_numeric
 from dlcore.errors import DataError
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
+CAUSE_FEATURES = tuple(f"f{j}" for j in range(10))  # the ``causes`` table's columns
+CAUSES = ("f1", "f4", "f8")  # the features the target depends on
+CAUSE_WEIGHTS = (3.5, -3.0, 2.5)  # their weights in the target's logit
+DISTRACTORS = {"f3": "f4", "f6": "f1"}  # distractor -> the cause it is correlated with; unused by the target
+DISTRACTOR_CORRELATION = 0.75
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,38 @@ def _shapes(validation_split: float, seed: int, outline: bool = False) -> Datase
     )
 
 
+def make_causes(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Generate a table of ``n`` rows over ``CAUSE_FEATURES`` whose binary target has known causes.
+
+    Every feature is standard normal. The target is drawn from a logistic of ``CAUSE_WEIGHTS`` times the
+    ``CAUSES`` (about 90% of labels agree with the sign of the logit); each of ``DISTRACTORS`` is correlated
+    with its cause (``DISTRACTOR_CORRELATION``) but unused by the target; the other five are pure noise.
+    Returns features (n, 10) and labels (n,) in {0, 1}.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(CAUSE_FEATURES)))
+    col = {name: j for j, name in enumerate(CAUSE_FEATURES)}
+    r = DISTRACTOR_CORRELATION
+    for distractor, cause in DISTRACTORS.items():
+        x[:, col[distractor]] = r * x[:, col[cause]] + np.sqrt(1.0 - r * r) * x[:, col[distractor]]
+    logit = x[:, [col[c] for c in CAUSES]] @ np.asarray(CAUSE_WEIGHTS)
+    y = (rng.uniform(size=n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
+    return x, y
+
+
+def _causes(validation_split: float, seed: int) -> Dataset:
+    from sklearn.utils import Bunch
+
+    x, y = make_causes()
+    distractors = " and ".join(DISTRACTORS)
+    description = (f"2,000 generated rows, 10 numeric features, binary target: the target depends on "
+                   f"{', '.join(CAUSES)}; {distractors} are correlated with a cause but unused; the rest is noise. "
+                   "Ground truth for explanations: a faithful one puts its weight on the causes.")
+    bunch = Bunch(data=x, feature_names=list(CAUSE_FEATURES), target=y, target_names=["0", "1"])
+    ds = _tabular("causes", bunch, "classification", validation_split, seed, description)
+    return replace(ds, causes=CAUSES)
+
+
 def _sk(loader: str, name: str, task: str, description: str) -> Callable[[float, int], Dataset]:
     def load(validation_split: float, seed: int) -> Dataset:
         import sklearn.datasets as skd
@@ -157,6 +195,10 @@ for _name, _loader, _task, _desc in [
      "442 patients, 10 baseline measurements; target: disease progression after a year"),
 ]:
     _register(BuiltinInfo(_name, _task, "tabular", _desc), _sk(_loader, _name, _task, _desc))
+_register(BuiltinInfo("causes", "classification", "tabular",
+                      f"generated table with known causes: the target depends on {', '.join(CAUSES)} only; "
+                      f"{' and '.join(DISTRACTORS)} are correlated with a cause but unused; the rest is noise"),
+          _causes)
 
 
 def builtin_names() -> list[str]:

@@ -18,7 +18,9 @@ class Dataset:
 
     ``x_*`` are model inputs (after ``preprocessing``); ``y_*`` are integer class indices for
     classification or floats for regression. ``masks_*`` (optional, images only) hold ground-truth
-    object masks shaped like the images without channels, so explanations can be scored.
+    object masks shaped like the images without channels, so explanations can be scored. ``causes``
+    (optional, tables only) names the features that truly cause the target, when known (generated data);
+    empty otherwise.
     """
 
     name: str
@@ -34,6 +36,7 @@ class Dataset:
     description: str = ""
     masks_train: np.ndarray | None = None
     masks_val: np.ndarray | None = None
+    causes: tuple[str, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
