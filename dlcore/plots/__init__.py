@@ -1,6 +1,6 @@
 """Pure functions from results to ``plotly.graph_objects.Figure``: no Streamlit, no matplotlib.
 
-One module per subject (training, data, explanations, generative); all are re-exported here, so
+One module per subject (training, data, explanations, trust, generative); all are re-exported here, so
 ``from dlcore import plots; plots.confusion_matrix(...)`` works for every figure.
 """
 from __future__ import annotations
@@ -27,10 +27,12 @@ from dlcore.plots.training import (
     residuals,
     training_curves,
 )
+from dlcore.plots.trust import agreement_heatmap, faithfulness_curves, randomisation_curve, spread_map
 
 __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
            "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves",
            "beeswarm", "dependence", "figure_html", "image_attribution", "importance_bar", "lime_superpixels",
            "lime_weights", "prediction_bar", "text_highlight", "waterfall", "before_after", "compare_curves",
            "summary_scores",
-           "class_coverage", "image_grid", "latent_map", "memorisation_histogram"]
+           "class_coverage", "image_grid", "latent_map", "memorisation_histogram",
+           "agreement_heatmap", "faithfulness_curves", "randomisation_curve", "spread_map"]

@@ -26,14 +26,47 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")[:k]
 
 
+SPREAD_HOVER = "spread across seeds"
+
+
+def checked_spread(spread: Any, shape: tuple[int, ...], also: tuple[int, ...] = ()) -> np.ndarray:
+    """``spread`` as a float array shaped ``shape`` (it may come shaped ``also``, with the same values).
+
+    Raises:
+        ValueError: in one line, when it has another shape or holds negative or non-finite numbers.
+    """
+    arr = np.asarray(spread, dtype=np.float64)
+    if arr.shape not in (shape, also) or arr.size != int(np.prod(shape)):
+        raise ValueError(f"spread shaped {arr.shape} does not match the values drawn {shape}: pass one spread per "
+                         "feature, in the order of feature_names")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError("spread must be finite and non-negative (a standard deviation across seeds)")
+    return arr.reshape(shape)
+
+
+def _error_bars(fig: go.Figure, spread: np.ndarray, axis: str) -> None:
+    """Symmetric error bars of ``spread`` on the figure's first (bar) trace, named in its hover."""
+    fig.update_traces({f"error_{axis}": {"type": "data", "array": spread, "symmetric": True, "visible": True,
+                                        "color": "#444444", "thickness": 1.2, "width": 3},
+                       "customdata": spread,
+                       "hovertemplate": fig.data[0].hovertemplate.replace(
+                           "<extra>", f" ± %{{customdata:.2g}} {SPREAD_HOVER}<extra>")}, selector=0)
+
+
 def _class_label(attr: Any, cls: int | None) -> str:
     ks = attr.classes(cls)
     names = sorted({attr.class_names[k] for k in ks})
     return names[0] if len(names) == 1 else "the predicted class of each row"
 
 
-def importance_bar(attr: Any, cls: int | None = None, max_features: int = 20) -> go.Figure:
-    """Global importance: mean |attribution| of each feature over the rows, largest on top."""
+def importance_bar(attr: Any, cls: int | None = None, max_features: int = 20,
+                   spread: np.ndarray | None = None) -> go.Figure:
+    """Global importance: mean |attribution| of each feature over the rows, largest on top.
+
+    Args:
+        spread: optional spread across seed reruns of every row's values for the class drawn,
+            ``(n_rows, n_features)``; each bar gets an error bar of its feature's mean spread over the rows.
+    """
     importance = np.abs(attr.flat(cls)).mean(axis=0)
     idx = _top(importance, max_features)[::-1]
     fig = go.Figure(go.Bar(x=importance[idx], y=[attr.feature_names[j] for j in idx], orientation="h",
@@ -41,6 +74,9 @@ def importance_bar(attr: Any, cls: int | None = None, max_features: int = 20) ->
     fig.update_layout(template=TEMPLATE, title=f"Mean |{attr.method.upper()} value| over {attr.n_rows} rows "
                       f"({_class_label(attr, cls)})", height=max(300, 24 * len(idx) + 120),
                       xaxis_title="mean |attribution|", yaxis={"type": "category"}, margin={"l": 160})
+    if spread is not None:
+        rows = checked_spread(spread, (attr.n_rows, len(attr.feature_names)), (attr.n_rows, *attr.input_shape))
+        _error_bars(fig, rows.mean(axis=0)[idx], "x")
     return fig
 
 
@@ -73,9 +109,16 @@ def beeswarm(attr: Any, cls: int | None = None, max_features: int = 15, seed: in
     return fig
 
 
-def waterfall(attr: Any, row: int = 0, cls: int | None = None, max_features: int = 12) -> go.Figure:
+def waterfall(attr: Any, row: int = 0, cls: int | None = None, max_features: int = 12,
+              spread: np.ndarray | None = None) -> go.Figure:
     """One prediction built up from the base value, feature by feature (largest effects first); the rest
-    are summed into one bar. Ends at base + sum, shown next to the model's own output."""
+    are summed into one bar. Ends at base + sum, shown next to the model's own output.
+
+    Args:
+        spread: optional spread across seed reruns of this row's values for the class drawn, one per
+            feature; each feature's step gets an error bar at its end (the summed rest gets none: the spread
+            of a sum does not follow from the spreads of its terms).
+    """
     v, x = attr.flat(cls)[row], attr.flat_inputs()[row]
     idx = _top(np.abs(v), max_features if len(v) > max_features + 1 else len(v))
     rest = np.setdiff1d(np.arange(len(v)), idx)
@@ -96,7 +139,23 @@ def waterfall(attr: Any, row: int = 0, cls: int | None = None, max_features: int
     fig.update_layout(template=TEMPLATE, title=f"Why {_class_label(attr, cls)}: {attr.method.upper()} for row {row}",
                       height=max(320, 28 * len(labels) + 160), yaxis={"autorange": "reversed", "type": "category"},
                       xaxis_title="output", margin={"l": 200}, showlegend=False)
+    if spread is not None:
+        _waterfall_spread(fig, checked_spread(spread, (len(v),), attr.input_shape)[idx], base)
     return fig
+
+
+def _waterfall_spread(fig: go.Figure, spread: np.ndarray, base: float) -> None:
+    """Error bars at the end of the waterfall's feature steps (one transparent marker each), named in the hover."""
+    bars = fig.data[0]
+    n = len(spread)
+    ends = base + np.cumsum(np.asarray(bars.x[1:1 + n], dtype=float))
+    fig.add_trace(go.Scatter(x=ends, y=list(bars.y[1:1 + n]), mode="markers", marker={"opacity": 0},
+                             error_x={"type": "data", "array": spread, "symmetric": True, "visible": True,
+                                      "color": "#444444", "thickness": 1.2, "width": 3},
+                             hoverinfo="skip", showlegend=False))
+    notes = ["", *[f" ± {s:.2g} {SPREAD_HOVER}" for s in spread], *[""] * (len(bars.x) - 1 - n)]
+    fig.update_traces(customdata=notes, hovertemplate="%{y}: %{delta:+.4g}%{customdata}<extra></extra>",
+                      selector=0)
 
 
 def _interaction_partner(values: np.ndarray, inputs: np.ndarray, feature: int) -> int:
@@ -166,12 +225,21 @@ def _square(fig: go.Figure, cols: int) -> None:
         fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, row=1, col=c)
 
 
-def lime_weights(attr: Any, row: int = 0, cls: int | None = None, max_features: int = 15) -> go.Figure:
+def lime_weights(attr: Any, row: int = 0, cls: int | None = None, max_features: int = 15,
+                 spread: np.ndarray | None = None) -> go.Figure:
     """LIME's surrogate weights for one input, largest |weight| on top: the conditions lime tested for
-    tables, the superpixels for images."""
+    tables, the superpixels for images.
+
+    Args:
+        spread: optional spread across seed reruns of this row's values for the class drawn, one per feature
+            (pixel for images, where a superpixel takes the spread of its first pixel); each bar gets an error bar.
+    """
+    per_bar = None if spread is None else checked_spread(spread, (len(attr.feature_names),), attr.input_shape)
     if attr.segments is not None:
         ids, w = attr.superpixel_weights(row, cls)
         labels = [f"superpixel {s}" for s in ids]
+        if per_bar is not None:
+            per_bar = per_bar[np.unique(attr.segments[row].ravel(), return_index=True)[1]]
     else:
         w = attr.flat(cls)[row]
         labels = list(attr.rules[row]) if attr.rules else list(attr.feature_names)
@@ -183,6 +251,8 @@ def lime_weights(attr: Any, row: int = 0, cls: int | None = None, max_features: 
     fig.update_layout(template=TEMPLATE, title=f"LIME weights for {_class_label(attr, cls)}{fit}",
                       height=max(300, 24 * len(idx) + 120), xaxis_title="weight", yaxis={"type": "category"},
                       margin={"l": 200})
+    if per_bar is not None:
+        _error_bars(fig, per_bar[idx], "x")
     return fig
 
 
