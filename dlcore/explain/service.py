@@ -21,7 +21,8 @@ import numpy as np
 from dlcore.errors import ExplainError
 from dlcore.explain import estimate, explain
 from dlcore.explain.attribution import Attribution
-from dlcore.explain.plan import DEFAULTS, EXACT_MAX_FEATURES, BatchedPredict, Plan, Progress
+from dlcore.explain.plan import DEFAULTS, EXACT_MAX_FEATURES, BatchedPredict, Plan, Progress, is_text_model
+from dlcore.explain.report import RANDOM_ORDERS, STEPS, TrustReport, check
 from dlcore.explain.trust import Trust, assess, rerun_seeds
 from dlcore.record import ModelMeta
 
@@ -199,6 +200,107 @@ def explain_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, request
     return Result(attr, tuple(reruns), assess(attr, None, reruns, masks), plan, masks)
 
 
+@dataclass(frozen=True)
+class TrustCost:
+    """What ``trust_record`` will run, before it runs: explanations of randomised copies (one per weighted
+    layer), the other methods' explanations, and the faithfulness curves' model rows."""
+
+    layers: int
+    explanation_rows: int
+    others: tuple[tuple[str, int], ...]
+    curve_rows: int
+
+    @property
+    def model_rows(self) -> int:
+        return self.layers * self.explanation_rows + sum(n for _, n in self.others) + self.curve_rows
+
+    def describe(self) -> str:
+        others = "".join(f", {name.upper()} once to compare ({n:,} rows)" for name, n in self.others)
+        return (f"trust checks: about {self.model_rows:,} model evaluations: the explanation again on "
+                f"{self.layers} randomised cop{'y' if self.layers == 1 else 'ies'} of the model "
+                f"({self.explanation_rows:,} rows each){others}, deletion and insertion curves "
+                f"({self.curve_rows:,} rows)")
+
+
+def other_methods(model: Any, method: str) -> tuple[tuple[str, ...], str]:
+    """The methods an explanation made with ``method`` is compared with, and why one is left out ("")."""
+    other = "lime" if method == "shap" else "shap"
+    if other == "shap" and is_text_model(model):
+        return (), "SHAP is not offered for text models, so LIME has no method to be compared with"
+    return (other,), ""
+
+
+def _curve_rows(ds: Any, x: Any, model: Any) -> int:
+    """Model rows of a deletion and an insertion curve of one input."""
+    fill = 1
+    if not is_text_model(model) and np.ndim(x) == 2:  # a table: removed features take up to 50 background rows
+        from dlcore.explain.faithfulness import MAX_BACKGROUND_ROWS
+
+        fill = min(MAX_BACKGROUND_ROWS, len(ds.x_train))
+    return 2 * STEPS * (1 + RANDOM_ORDERS) * fill
+
+
+def trust_cost(record: ModelMeta | Any, model: Any, ds: Any, x: Any, request: Request, *,
+               compare: bool = True, randomise: bool = True) -> TrustCost:
+    """What ``trust_record`` on one input ``x`` (batch of one) will run."""
+    from dlcore.explain.randomisation import weighted_layers
+
+    one = cost(record, model, ds, x, replace(request, stability=False))
+    others = []
+    if compare:
+        for name in other_methods(model, request.method)[0]:
+            others.append((name, cost(record, model, ds, x, Request(name, seed=request.seed)).model_rows))
+    layers = len(weighted_layers(model)) if randomise else 0
+    return TrustCost(layers, one.model_rows, tuple(others), _curve_rows(ds, x, model))
+
+
+def trust_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, result: Result, request: Request, *,
+                 row: int = 0, cls: int | None = None, compare: bool = True, randomise: bool = True,
+                 progress: Progress | None = None) -> TrustReport:
+    """Every trust figure of row ``row`` of ``result`` (made by ``explain_record`` on ``x`` with ``request``)
+    and the verdict: faithfulness curves, randomisation (the same method and settings on re-initialised
+    copies), agreement with the other method, stability and spread of the seed reruns, ground truth (the
+    data set's object masks or known causes).
+
+    Args:
+        record, model, ds, x, request: as given to ``explain_record``.
+        result: what ``explain_record`` returned.
+        row: the row of ``x`` to check; cls: its class (default: the row's target).
+        compare: explain the row with the other method too and measure the agreement.
+        randomise: run the randomisation check (the costliest part: one explanation per weighted layer).
+        progress: ``(fraction, text)`` as the checks run.
+    """
+    attr = result.attribution
+    cls = int(attr.targets[row]) if cls is None else int(cls)
+    options = {**explain_options(record, ds, request), "target": cls}
+    one_x = attr.texts[row] if attr.texts else np.asarray(x)[row:row + 1]
+    report: Progress = progress or (lambda f, text: None)
+    skipped: dict[str, str] = {}
+    others = {}
+    if compare:
+        names, why = other_methods(model, request.method)
+        if why:
+            skipped["agreement"] = why
+        for name in names:
+            other = Request(name, seed=request.seed, target=cls)
+            report(0.0, f"explaining with {name.upper()} to compare")
+            others[name.upper()] = explain(model, one_x, name, ds.x_train, seed=request.seed,
+                                           **{**explain_options(record, ds, other), "target": cls})
+    else:
+        skipped["agreement"] = "not asked for"
+    if not randomise:
+        skipped["randomisation"] = "not asked for"
+
+    def explain_fn(m: Any, rows: Any) -> np.ndarray:
+        return explain(m, rows, request.method, ds.x_train, seed=request.seed, **options).row(0).class_values(cls)
+
+    mask = None if result.masks is None else result.masks[row]
+    later = None if progress is None else (lambda f, text: progress(0.2 + 0.8 * f, text))
+    return check(model, attr, row=row, cls=cls, background=ds.x_train, reruns=result.reruns, others=others,
+                 explain_fn=explain_fn if randomise else None, mask=mask, causes=tuple(getattr(ds, "causes", ())),
+                 seed=request.seed, not_applicable=skipped, progress=later)
+
+
 def predictions(model: Any, x: Any) -> np.ndarray:
     """The model's outputs for inputs ``x``, ``(n, n_outputs)``, on its compiled predict step."""
     return BatchedPredict(model)(x)
@@ -239,5 +341,6 @@ def sample_counts(modality: str, n_features: int) -> tuple[SampleCount, ...]:
                         100))
 
 
-__all__ = ["RERUNS", "Cost", "Request", "Result", "SampleCount", "cost", "explain_options", "explain_record",
-           "meta_of", "predictions", "refuse_generative", "sample_counts", "training_data", "true_label"]
+__all__ = ["RERUNS", "Cost", "Request", "Result", "SampleCount", "TrustCost", "cost", "explain_options",
+           "explain_record", "meta_of", "other_methods", "predictions", "refuse_generative", "sample_counts",
+           "training_data", "true_label", "trust_cost", "trust_record"]

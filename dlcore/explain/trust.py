@@ -11,7 +11,9 @@
 The checks that score any values array shaped like the input, also one made outside this package, live in
 their own modules and are re-exported here: ``deletion`` and ``insertion`` (faithfulness against random orders,
 ``dlcore.explain.faithfulness``), ``randomisation`` (the cascading model-randomisation sanity check,
-``dlcore.explain.randomisation``) and ``agreement`` / ``agreement_matrix`` (``dlcore.explain.agreement``).
+``dlcore.explain.randomisation``), ``agreement`` / ``agreement_matrix`` (``dlcore.explain.agreement``),
+``on_causes`` / ``on_mask`` (ground truth, ``dlcore.explain.ground_truth``) and ``verdict``
+(``dlcore.explain.verdict``). ``dlcore.explain.report.check`` runs them all on one explained row.
 """
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ import numpy as np
 from dlcore.explain.agreement import Agreement, AgreementMatrix, agreement, agreement_matrix
 from dlcore.explain.attribution import Attribution
 from dlcore.explain.faithfulness import Faithfulness, deletion, insertion
+from dlcore.explain.ground_truth import GroundTruth, on_causes, on_mask
 from dlcore.explain.randomisation import Randomisation, randomisation
+from dlcore.explain.verdict import Verdict, verdict
 
-__all__ = ["Agreement", "AgreementMatrix", "Faithfulness", "Randomisation", "Trust", "agreement",
-           "agreement_matrix", "assess", "deletion", "insertion", "mass_on_object", "randomisation",
-           "rerun_seeds", "stability"]
+__all__ = ["Agreement", "AgreementMatrix", "Faithfulness", "GroundTruth", "Randomisation", "Trust", "Verdict",
+           "agreement", "agreement_matrix", "assess", "deletion", "insertion", "mass_on_object", "on_causes",
+           "on_mask", "randomisation", "rerun_seeds", "stability", "verdict"]
 
 
 @dataclass(frozen=True)

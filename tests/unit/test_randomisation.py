@@ -83,6 +83,9 @@ def test_input_as_explanation_fails(cnn):
     assert not r.passes and "stayed" in r.reason
     np.testing.assert_allclose(r.correlations, 1.0, atol=1e-9)
     np.testing.assert_allclose(r.correlations_signed, 1.0, atol=1e-9)
+    assert not randomisation(model, ds.x_val[:4], lambda m, x: x, seed=0, on="abs").passes  # fails either way
+    with pytest.raises(ExplainError, match="unknown on="):
+        randomisation(model, ds.x_val[:4], lambda m, x: x, on="both")
 
 
 def test_shap_on_trained_cnn_signs_follow_the_model(cnn):
@@ -98,8 +101,9 @@ def test_shap_on_trained_cnn_signs_follow_the_model(cnn):
 
     r = randomisation(model, x, shap_fn, seed=0)
     print("SHAP |values|:", np.round(r.correlations, 3), "signed:", np.round(r.correlations_signed, 3), r.reason)
-    assert r.final_signed < 0.3
+    assert r.final_signed < 0.3 and r.passes and r.on == "signed" and r.decisive_final == r.final_signed
     assert r.correlations_signed[-1] < r.correlations[-1]  # |values| keep the input's structure
+    assert r.to_dict()["decisive"] == pytest.approx(list(r.correlations_signed))
 
 
 def test_cascade_and_independent_copies():
