@@ -115,17 +115,21 @@ def test_cascade_and_independent_copies():
         seen.append((_differing(model, m), m.get_layer("bn").get_weights()))
         return rows * m.predict_on_batch(rows)[:, :1]
 
-    randomisation(model, x, fn, seed=3)
+    randomisation(model, x, fn, seed=3, repeats=1)
     assert [s for s, _ in seen] == [set(), {"out"}, {"out", "bn"}, {"out", "bn", "hidden"}]
     for got, want in zip(seen[2][1], (1.0, 0.0, 0.0, 1.0), strict=True):  # gamma, beta, mean, variance
         np.testing.assert_array_equal(got, want)
     seen.clear()
-    r = randomisation(model, x, fn, seed=3, cascade=False)
+    r = randomisation(model, x, fn, seed=3, cascade=False, repeats=1)
     assert [s for s, _ in seen] == [set(), {"out"}, {"bn"}, {"hidden"}] and not r.cascade
     seen.clear()
-    r2 = randomisation(model, x, fn, seed=3, layers=["hidden"])
+    r2 = randomisation(model, x, fn, seed=3, layers=["hidden"], repeats=1)
     assert r2.layers == ("hidden",) and seen[1][0] == {"hidden"}
-    assert randomisation(model, x, fn, seed=3, layers=1).layers == ("out",)
+    assert randomisation(model, x, fn, seed=3, layers=1, repeats=1).layers == ("out",)
+    seen.clear()
+    r3 = randomisation(model, x, fn, seed=3)  # 30 values: three random copies per layer, averaged
+    assert r3.repeats == 3 and len(seen) == 1 + 3 * 3
+    assert [s for s, _ in seen[1:4]] == [s for s, _ in seen[4:7]] == [{"out"}, {"out", "bn"}, {"out", "bn", "hidden"}]
 
 
 def test_seed_changes_the_new_weights():
@@ -137,7 +141,7 @@ def test_seed_changes_the_new_weights():
         return rows
 
     for seed in (0, 0, 1):
-        randomisation(model, np.ones((2, 6), np.float32), fn, seed=seed, layers=1)
+        randomisation(model, np.ones((2, 6), np.float32), fn, seed=seed, layers=1, repeats=1)
     np.testing.assert_array_equal(kernels[1], kernels[3])
     assert not np.allclose(kernels[1], kernels[5]) and not np.allclose(kernels[0], kernels[1])
 
