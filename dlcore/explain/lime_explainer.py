@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +96,11 @@ def _empty(x: np.ndarray, n_outputs: int) -> RawLime:
     return RawLime(np.zeros((*x.shape, n_outputs)), np.zeros((n, n_outputs)), np.zeros(n), np.zeros(n))
 
 
+def _no_bar(iterable: Any, *args: Any, **kwargs: Any) -> Any:
+    """A stand-in for ``tqdm`` that draws nothing."""
+    return iterable
+
+
 def image_lime(f: BatchedPredict, x: np.ndarray, plan: Plan, seed: int, targets: np.ndarray, n_outputs: int,
                segmentation: str = "grid", cell: int | None = None, n_segments: int = 50,
                hide_color: float | None = 0.0) -> RawLime:
@@ -103,8 +109,12 @@ def image_lime(f: BatchedPredict, x: np.ndarray, plan: Plan, seed: int, targets:
     ``hide_color`` fills a switched-off superpixel (0: black, the background of the built-in images;
     None: the superpixel's mean colour, lime's own default).
     """
+    import lime.lime_image
     from lime.lime_image import LimeImageExplainer
 
+    # lime draws its own tqdm bar on stderr for every image and offers no switch; the callers show progress
+    # (the command's bar, the page's), and `--json` promises one clean line, so lime's bar is replaced for good
+    lime.lime_image.tqdm = _no_bar
     state = np.random.RandomState(seed)
     explainer = LimeImageExplainer(random_state=state)
     seg = segment_fn(segmentation, cell, n_segments)
