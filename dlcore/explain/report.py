@@ -124,9 +124,10 @@ def _randomised(model: Any, x: Any, original: np.ndarray, explain_fn: ExplainFn 
     if explain_fn is None:
         skipped.setdefault("randomisation", "no way to explain a randomised copy was given")
         return None
-    from dlcore.explain.randomisation import weighted_layers
+    from dlcore.explain.randomisation import repeats_for, weighted_layers
 
     total = len(weighted_layers(model)) if layers is None else layers if isinstance(layers, int) else len(layers)
+    total *= repeats_for(original.size)
     done = [0]
 
     def counted(m: Any, rows: Any) -> Any:
@@ -174,6 +175,18 @@ def _agreement(one: Attribution, name: str, others: Mapping[str, Attribution], c
         return None
 
 
+def seed_spread(attribution: Attribution, reruns: Sequence[Attribution], row: int = 0,
+                cls: int | None = None) -> np.ndarray | None:
+    """The standard deviation of each value of row ``row`` for class ``cls`` across the explanation and its
+    seed reruns, shaped like the row's values (a text: one per word of the row); None without reruns."""
+    if not reruns:
+        return None
+    one = attribution.row(row)
+    cls = int(one.targets[0]) if cls is None else int(cls)
+    stack = np.stack([one.class_values(cls)[0], *(r.row(row).class_values(cls)[0] for r in reruns)])
+    return stack.std(axis=0, ddof=1)
+
+
 def _spread(one: Attribution, reruns: Sequence[Attribution], row: int, cls: int) -> tuple[float | None, Any]:
     """The seed reruns' stability and per-value standard deviation (None without reruns)."""
     if not reruns:
@@ -181,8 +194,7 @@ def _spread(one: Attribution, reruns: Sequence[Attribution], row: int, cls: int)
     from dlcore.explain.trust import stability
 
     runs = [one, *(r.row(row) for r in reruns)]
-    stack = np.stack([r.class_values(cls)[0] for r in runs])
-    return stability(runs, cls), stack.std(axis=0, ddof=1)
+    return stability(runs, cls), seed_spread(one, [r.row(row) for r in reruns], 0, cls)
 
 
 def _ground_truth(one: Attribution, mask: Any, causes: Sequence[str], cls: int, skipped: dict[str, str]) -> Any:

@@ -209,17 +209,23 @@ class TrustCost:
     explanation_rows: int
     others: tuple[tuple[str, int], ...]
     curve_rows: int
+    repeats: int = 1
+
+    @property
+    def copies(self) -> int:
+        """Randomised copies explained: one per weighted layer, times the repeats of a small explanation."""
+        return self.layers * self.repeats
 
     @property
     def model_rows(self) -> int:
-        return self.layers * self.explanation_rows + sum(n for _, n in self.others) + self.curve_rows
+        return self.copies * self.explanation_rows + sum(n for _, n in self.others) + self.curve_rows
 
     def describe(self) -> str:
         others = "".join(f", {name.upper()} once to compare ({n:,} rows)" for name, n in self.others)
-        return (f"trust checks: about {self.model_rows:,} model evaluations: the explanation again on "
-                f"{self.layers} randomised cop{'y' if self.layers == 1 else 'ies'} of the model "
-                f"({self.explanation_rows:,} rows each){others}, deletion and insertion curves "
-                f"({self.curve_rows:,} rows)")
+        again = (f"the explanation again on {self.copies} randomised cop{'y' if self.copies == 1 else 'ies'} of the "
+                 f"model ({self.explanation_rows:,} rows each), " if self.copies else "")
+        return (f"trust checks: about {self.model_rows:,} model evaluations: {again}deletion and insertion curves "
+                f"({self.curve_rows:,} rows){others}")
 
 
 def other_methods(model: Any, method: str) -> tuple[tuple[str, ...], str]:
@@ -243,7 +249,7 @@ def _curve_rows(ds: Any, x: Any, model: Any) -> int:
 def trust_cost(record: ModelMeta | Any, model: Any, ds: Any, x: Any, request: Request, *,
                compare: bool = True, randomise: bool = True) -> TrustCost:
     """What ``trust_record`` on one input ``x`` (batch of one) will run."""
-    from dlcore.explain.randomisation import weighted_layers
+    from dlcore.explain.randomisation import repeats_for, weighted_layers
 
     one = cost(record, model, ds, x, replace(request, stability=False))
     others = []
@@ -251,11 +257,23 @@ def trust_cost(record: ModelMeta | Any, model: Any, ds: Any, x: Any, request: Re
         for name in other_methods(model, request.method)[0]:
             others.append((name, cost(record, model, ds, x, Request(name, seed=request.seed)).model_rows))
     layers = len(weighted_layers(model)) if randomise else 0
-    return TrustCost(layers, one.model_rows, tuple(others), _curve_rows(ds, x, model))
+    return TrustCost(layers, one.model_rows, tuple(others), _curve_rows(ds, x, model), repeats_for(_n_values(model, x)))
+
+
+def _n_values(model: Any, x: Any) -> int:
+    """How many values an explanation of the one input ``x`` has: a text's distinct words, else its size."""
+    if is_text_model(model):
+        import re
+
+        from dlcore.explain.plan import TEXT_SPLIT
+
+        return len({w for w in re.split(TEXT_SPLIT, str(np.ravel(np.asarray(x, dtype=object))[0])) if w})
+    return int(np.prod(np.shape(x)[1:]))
 
 
 def trust_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, result: Result, request: Request, *,
                  row: int = 0, cls: int | None = None, compare: bool = True, randomise: bool = True,
+                 others: Mapping[str, Attribution] | None = None, baseline: str | None = None,
                  progress: Progress | None = None) -> TrustReport:
     """Every trust figure of row ``row`` of ``result`` (made by ``explain_record`` on ``x`` with ``request``)
     and the verdict: faithfulness curves, randomisation (the same method and settings on re-initialised
@@ -268,6 +286,10 @@ def trust_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, result: R
         row: the row of ``x`` to check; cls: its class (default: the row's target).
         compare: explain the row with the other method too and measure the agreement.
         randomise: run the randomisation check (the costliest part: one explanation per weighted layer).
+        others: explanations of the same row by other methods, by name (e.g. ``{"LIME": ...}``), used
+            instead of explaining again; each must hold class ``cls``.
+        baseline: images: what removed pixels become in the faithfulness curves, ``blur`` (default) or
+            ``black``.
         progress: ``(fraction, text)`` as the checks run.
     """
     attr = result.attribution
@@ -276,17 +298,17 @@ def trust_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, result: R
     one_x = attr.texts[row] if attr.texts else np.asarray(x)[row:row + 1]
     report: Progress = progress or (lambda f, text: None)
     skipped: dict[str, str] = {}
-    others = {}
-    if compare:
+    found = dict(others or {})
+    if compare and not found:
         names, why = other_methods(model, request.method)
         if why:
             skipped["agreement"] = why
         for name in names:
             other = Request(name, seed=request.seed, target=cls)
             report(0.0, f"explaining with {name.upper()} to compare")
-            others[name.upper()] = explain(model, one_x, name, ds.x_train, seed=request.seed,
-                                           **{**explain_options(record, ds, other), "target": cls})
-    else:
+            found[name.upper()] = explain(model, one_x, name, ds.x_train, seed=request.seed,
+                                          **{**explain_options(record, ds, other), "target": cls})
+    elif not compare:
         skipped["agreement"] = "not asked for"
     if not randomise:
         skipped["randomisation"] = "not asked for"
@@ -296,9 +318,9 @@ def trust_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, result: R
 
     mask = None if result.masks is None else result.masks[row]
     later = None if progress is None else (lambda f, text: progress(0.2 + 0.8 * f, text))
-    return check(model, attr, row=row, cls=cls, background=ds.x_train, reruns=result.reruns, others=others,
-                 explain_fn=explain_fn if randomise else None, mask=mask, causes=tuple(getattr(ds, "causes", ())),
-                 seed=request.seed, not_applicable=skipped, progress=later)
+    return check(model, attr, row=row, cls=cls, background=ds.x_train, reruns=result.reruns, others=found,
+                 explain_fn=explain_fn if randomise else None, baseline=baseline, mask=mask,
+                 causes=tuple(getattr(ds, "causes", ())), seed=request.seed, not_applicable=skipped, progress=later)
 
 
 def predictions(model: Any, x: Any) -> np.ndarray:
