@@ -14,7 +14,7 @@ from dlcore import __version__  # noqa: E402
 from dlcore.cli import fail, quiet_import_tensorflow  # noqa: E402
 from dlcore.errors import DlcoreError  # noqa: E402
 
-COMMAND_MODULES = ("datasets", "train", "models", "validate", "sample", "finetune", "importer", "explain")
+COMMAND_MODULES = ("datasets", "train", "models", "validate", "sample", "finetune", "importer", "explain", "trust")
 
 
 def build_parser() -> argparse.ArgumentParser:
