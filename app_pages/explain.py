@@ -5,8 +5,10 @@ import streamlit as st
 
 from dlcore import plots
 from dlcore.errors import DlcoreError
+from dlcore.explain.report import seed_spread
 from dlcore.explain.service import predictions
 from ui import explain as ux
+from ui import trust as ut
 from ui.cache import store
 
 st.title("Explain")
@@ -50,15 +52,33 @@ st.markdown(f"**{label}**: the model predicts **{classes[predicted]}** ({outputs
 st.plotly_chart(plots.prediction_bar(outputs, classes, cls), key="explain_outputs")
 
 methods = ["shap", "lime"] if choice == "Both" else [choice.lower()]
+results = {}
 for column, method in zip(st.columns(len(methods)), methods):
     with column:
         st.subheader(method.upper())
         got = ux.explain_input(record, model, ds, x, method, seed, stable, samples[method], index)
         if got is None:
             continue
-        ux.method_view(got.attribution, cls, f"explain_{method}")
-        st.markdown("**How far to trust it**")
-        ux.trust_table(got.trust_for(cls))  # with the object masks of a validation row, where the data set has them
+        results[method] = got
+        ux.method_view(got.attribution, cls, f"explain_{method}", seed_spread(got.attribution, got.reruns, 0, cls))
+        with st.expander("How it was made"):
+            ux.trust_table(got.trust_for(cls))  # with the object masks of a validation row, where the data set has them
+
+if results:
+    st.subheader("How far to trust it")
+    st.caption("Faithfulness: does the output fall when the parts the explanation ranks first are removed, faster "
+               "than for random orders? Randomisation: does the explanation change when the model is destroyed? "
+               "Agreement: do the methods rank the parts alike? Uncertainty: how much do the values move between "
+               "seeds (the error bars above)?")
+    randomise, baseline = ut.settings(ds, "trust")
+    for column, (method, got) in zip(st.columns(len(results)), results.items()):
+        with column:
+            st.markdown(f"**{method.upper()}**")
+            others = {m.upper(): r.attribution for m, r in results.items() if m != method}
+            report = ut.run_report(record, model, ds, x, got, ux.page_request(method, seed, stable, samples[method]),
+                                   cls, others, randomise, baseline, index)
+            if report is not None:
+                ut.panel(report, f"trust_{method}")
 
 if ds.modality == "tabular":
     st.subheader("Global views")

@@ -171,11 +171,17 @@ def sample_options(ds: Any) -> dict[str, dict[str, int]]:
     return chosen
 
 
+def page_request(method: str, seed: int, stable: bool, samples: dict[str, int] | None = None) -> Request:
+    """The explanation the page runs: every class of one input, with the sample counts of ``sample_options``
+    (and, for ``stable``, two more seeds)."""
+    return Request(method, seed=seed, target="all", stability=stable).with_counts(samples or {})
+
+
 def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, method: str, seed: int,
                   stable: bool, samples: dict[str, int] | None = None, index: int | None = None) -> Result | None:
     """One input explained for every class with ``method`` (and, for ``stable``, two more seeds), with the
     sample counts of ``sample_options``; ``index``: the validation row ``x`` is, if it is one."""
-    request = Request(method, seed=seed, target="all", stability=stable).with_counts(samples or {})
+    request = page_request(method, seed, stable, samples)
     rows = None if index is None else [index]
     key = (record.model_id, record.meta.created, input_key(x), index, request)
     return explanation(key, cost(record, model, ds, x, request),
@@ -183,21 +189,26 @@ def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, metho
                        f"run_{method}")
 
 
-def method_view(attr: Any, cls: int, key: str) -> None:
-    """The figures of one explanation of one input, for class ``cls``."""
+def method_view(attr: Any, cls: int, key: str, spread: np.ndarray | None = None) -> None:
+    """The figures of one explanation of one input, for class ``cls``; ``spread`` (the standard deviation
+    of each value across seed reruns, shaped like the row's values) draws error bars and, for images, a
+    spread map."""
     name = f"{attr.method}_{attr.algorithm}_class{cls}"
     if attr.texts:
         figure(plots.text_highlight(attr, 0, cls), attr, cls, f"{name}_text", f"{key}_text")
-        figure(plots.lime_weights(attr, 0, cls), attr, cls, f"{name}_weights", f"{key}_weights")
+        figure(plots.lime_weights(attr, 0, cls, spread=spread), attr, cls, f"{name}_weights", f"{key}_weights")
     elif attr.is_image and attr.method == "shap":
         figure(plots.image_attribution(attr, 0, cls), attr, cls, name, f"{key}_map")
     elif attr.is_image:
         figure(plots.lime_superpixels(attr, 0, cls), attr, cls, name, f"{key}_superpixels")
-        figure(plots.lime_weights(attr, 0, cls), attr, cls, f"{name}_weights", f"{key}_weights")
+        figure(plots.lime_weights(attr, 0, cls, spread=spread), attr, cls, f"{name}_weights", f"{key}_weights")
     elif attr.method == "shap":
-        figure(plots.waterfall(attr, 0, cls), attr, cls, name, f"{key}_waterfall")
+        figure(plots.waterfall(attr, 0, cls, spread=spread), attr, cls, name, f"{key}_waterfall")
     else:
-        figure(plots.lime_weights(attr, 0, cls), attr, cls, name, f"{key}_weights")
+        figure(plots.lime_weights(attr, 0, cls, spread=spread), attr, cls, name, f"{key}_weights")
+    if attr.is_image and spread is not None:
+        st.plotly_chart(plots.spread_map(spread, "Spread across seeds (standard deviation per pixel)"),
+                        key=f"{key}_spread")
     notes = "".join(f" {n}." for n in attr.notes)
     units = "" if attr.is_image or attr.texts else " Feature values are model inputs (after the model's preprocessing)."
     st.caption(f"{attr.algorithm}, {attr.seconds:.2f} s, {attr.model_rows:,} model evaluations, "

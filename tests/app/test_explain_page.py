@@ -72,6 +72,18 @@ def test_image_model_shows_maps_for_shap_and_lime(explain_home, monkeypatch) -> 
     assert any(t.startswith("SHAP (gradient)") for t in titles)
     assert any(t.startswith("LIME superpixels") for t in titles) and any(t.startswith("LIME weights") for t in titles)
     assert not any("Mean |SHAP" in t for t in titles)  # no global views for images
+    # the trust panel: a verdict per method first, then the curves, the randomisation and the agreement
+    verdicts = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert len(verdicts) == 2 and all(any(level in v for level in ("Reliable", "Use with care", "Not reliable"))
+                                      for v in verdicts)
+    assert sum(t.startswith("Faithfulness") for t in titles) == 2
+    assert sum("randomisation: final" in t for t in titles) == 2
+    assert sum(t.startswith("Agreement") for t in titles) == 2  # each method against the other one already shown
+    assert sum(t.startswith("Spread across seeds") for t in titles) == 2  # beside each map: the stability reruns
+    assert any(c.value.startswith("trust checks: about") for c in at.caption)
+    at.checkbox(key="trust_randomise").uncheck().run()
+    assert not at.exception and not any("randomisation: final" in t for t in _titles(at))
+    assert any("randomisation: not asked for" in c.value for c in at.caption)
     assert any("200 samples x 10 class(es)" in c.value for c in at.caption)  # shap's default
     at.number_input(key="explain_nsamples").set_value(420).run()
     at.number_input(key="explain_lime_samples").set_value(300).run()
