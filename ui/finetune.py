@@ -9,7 +9,7 @@ import streamlit as st
 
 from dlcore import backbones, plots
 from dlcore.errors import DlcoreError, ModelError
-from dlcore.explain.service import Request, cost, explain_record
+from dlcore.explain.service import Request, cost, explain_record, trust_cost, trust_record
 from dlcore.explain.views import before_after_method, compare_row
 from dlcore.finetune import Plan, build_plan, finetune_config, layer_table, seeded_plan, shipped_bases
 from dlcore.models.spec import TrainConfig
@@ -18,6 +18,7 @@ from dlcore.store import ModelRecord
 from ui import explain as ux
 from ui.cache import dataset, model, store, workspace
 from ui.imports import import_widget
+from ui.trust import verdict_box
 
 SOURCES = ("Shipped base", "Stored model", "Upload a .keras file", "Keras backbone")
 
@@ -195,3 +196,14 @@ def explanations_before_after(record: ModelRecord) -> None:
             st.markdown(f"*{'Before (base)' if label == 'before' else 'After (fine-tuned)'}*: output {output:.4g}"
                         + (f" for {shown.class_name}" if shown.class_name is not None else ""))
             ux.method_view(results[label].attribution.row(row), shown.cls, f"ft_xai_{label}")
+    st.markdown("**How far to trust each** (faithfulness and randomisation of the row shown, for the same class)")
+    for column, label in zip(st.columns(2), ("before", "after")):
+        with column:
+            net, got = nets[label], results[label]
+            key = (record.model_id, meta.created, "finetune_trust", label, n, seed, row, shown.cls)
+            plan = trust_cost(meta, net, ds, x[row:row + 1], request, compare=False)
+            report = ux.explanation(key, plan, lambda progress, net=net, got=got: trust_record(
+                meta, net, ds, x, got, request, row=row, cls=shown.cls, compare=False, progress=progress),
+                f"ft_trust_{label}")
+            if report is not None:
+                verdict_box(report, f"{'Before' if label == 'before' else 'After'}: ")

@@ -105,3 +105,5 @@ def _explanations_come_from_both_models(at: AppTest, home: Path, model_id: str, 
         assert np.allclose(shown[-1], attr.class_values(cls)[0].sum(axis=-1), rtol=1e-4, atol=1e-7)
     assert not np.allclose(shown[0], shown[1], atol=1e-4)  # fine-tuning changed what the model looks at
     assert any("Rank agreement of the two explanations" in c.value for c in at.caption)
+    verdicts = [m.value for m in at.markdown if "-badge[" in m.value]  # each model's explanation gets its verdict
+    assert len(verdicts) == 2 and verdicts[0].startswith("Before: ") and verdicts[1].startswith("After: ")
