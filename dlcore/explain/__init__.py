@@ -10,13 +10,13 @@ Importing this package imports neither TensorFlow nor shap nor lime.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from dlcore.errors import ExplainError
 from dlcore.explain.attribution import Attribution
+from dlcore.explain.batch import as_batch, class_names_for, feature_names_for, targets_for
 from dlcore.explain.plan import (
     DEFAULTS,
     BatchedPredict,
@@ -29,33 +29,6 @@ from dlcore.explain.plan import (
 )
 
 METHODS = ("shap", "lime")
-
-
-def _as_batch(model: Any, x: Any) -> np.ndarray:
-    """``x`` as a float32 batch shaped like the model's input; one input gets a batch axis."""
-    if not hasattr(model, "input_shape"):
-        raise ExplainError(f"{getattr(model, 'name', 'this model')!r} makes no predictions to explain (a VAE or "
-                           "GAN draws images); pick a classifier or regressor (`python -m dlcore models` lists them)")
-    shape = tuple(model.input_shape[1:])
-    x = np.asarray(x, dtype=np.float32)
-    if x.shape == shape:
-        x = x[None]
-    if x.shape[1:] != shape or len(x) == 0:
-        raise ExplainError(f"inputs shaped {x.shape} do not fit the model's input {shape}; "
-                           "pass preprocessed model inputs, batch first")
-    if not np.isfinite(x).all():
-        raise ExplainError("inputs contain NaN or infinity; fill the missing values first")
-    return x
-
-
-def _targets(target: Any, predictions: np.ndarray) -> np.ndarray:
-    """The class explained per row: the predicted one, or the class asked for."""
-    n, k = predictions.shape
-    if target in (None, "predicted", "all"):
-        return predictions.argmax(axis=1) if k > 1 else np.zeros(n, dtype=int)
-    if not 0 <= int(target) < k:
-        raise ExplainError(f"target class {target} does not exist; the model has {k} output(s)")
-    return np.full(n, int(target))
 
 
 def _as_texts(x: Any) -> np.ndarray:
@@ -80,7 +53,7 @@ def estimate(model: Any, x: Any, method: str = "shap", background: Any = None, *
     _check_method(model, method)
     if is_text_model(model):
         return text_plan(_as_texts(x), n_outputs, options.get("target", "predicted"), options.get("num_samples"))
-    x = _as_batch(model, x)
+    x = as_batch(model, x)
     return make_plan(x, method, n_outputs, None if background is None else np.asarray(background), **options)
 
 
@@ -109,7 +82,7 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
     t0 = time.perf_counter()
     if is_text_model(model):
         return _explain_text(model, _as_texts(x), seed, options, t0)
-    x = _as_batch(model, x)
+    x = as_batch(model, x)
     target = options.get("target", "predicted")
     progress: Progress | None = options.get("progress")
     bg, notes = _background(model, background, method, x, seed, options.get("background_size"))
@@ -117,10 +90,10 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
     k = predictions.shape[1]
     given = {key: v for key, v in options.items() if key not in ("progress", "background_size")}
     plan = make_plan(x, method, k, bg, **given, background_size=None if bg is None else len(bg))
-    targets = _targets(target, predictions)
+    targets = targets_for(target, predictions)
     f = BatchedPredict(model, progress, plan.model_rows, channels=x.shape[-1] if x.ndim == 4 else None,
                        label=f"{method.upper()} ({plan.algorithm})")
-    names = _names(options.get("feature_names"), x)
+    names = feature_names_for(options.get("feature_names"), x)
     if method == "shap":
         fields = _shap(model, f, x, bg, plan, seed, targets, target == "all", progress)
     else:
@@ -130,7 +103,7 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
     scale = np.concatenate([predictions, BatchedPredict(model)(bg)]) if bg is not None else predictions
     return Attribution(inputs=x, predictions=predictions, targets=targets, method=method, seed=int(seed),
                        seconds=time.perf_counter() - t0, feature_names=names,
-                       class_names=_class_names(options.get("class_names"), k), background_size=plan.background_size,
+                       class_names=class_names_for(options.get("class_names"), k), background_size=plan.background_size,
                        samples=plan.samples, model_rows=f.rows, output_range=float(np.ptp(scale, axis=0).max()) or 1.0,
                        notes=(*notes, *fields.pop("notes", ())), **fields)
 
@@ -143,27 +116,12 @@ def _background(model: Any, background: Any, method: str, x: np.ndarray, seed: i
     if background is None:
         raise ExplainError(f"{method.upper()} on this input needs background rows; "
                            "pass background= (e.g. training rows)")
-    full = _as_batch(model, background)
+    full = as_batch(model, background)
     size = int(size or DEFAULTS["background_size" if method == "shap" else "lime_background_size"])
     bg = summarize_background(full, size, seed)
     if len(bg) < len(full):
         return bg, (f"background: a seeded sample of {len(bg)} of {len(full)} rows",)
     return bg, ()
-
-
-def _names(given: Sequence[str] | None, x: np.ndarray) -> tuple[str, ...]:
-    shape = x.shape[1:]
-    if given is not None:
-        return tuple(str(n) for n in given)
-    if len(shape) == 3:
-        return tuple(f"pixel_{r}_{c}" for r in range(shape[0]) for c in range(shape[1]))
-    return tuple(f"x{j}" for j in range(int(np.prod(shape))))
-
-
-def _class_names(given: Sequence[str] | None, k: int) -> tuple[str, ...]:
-    if given:
-        return tuple(str(c) for c in given)
-    return ("prediction",) if k == 1 else tuple(f"class {i}" for i in range(k))
 
 
 def _shap(model: Any, f: BatchedPredict, x: np.ndarray, bg: np.ndarray, plan: Plan, seed: int,
@@ -217,7 +175,7 @@ def _explain_text(model: Any, texts: np.ndarray, seed: int, options: dict[str, A
     predictions = BatchedPredict(model)(texts)
     k = predictions.shape[1]
     plan = text_plan(texts, k, target, options.get("num_samples"))
-    targets = _targets(target, predictions)
+    targets = targets_for(target, predictions)
     f = BatchedPredict(model, progress, plan.model_rows, label="LIME (lime-text)")
     raw = le.text_lime(f, texts, plan, seed, targets, k)
     values, base = _per_target(raw.values, raw.intercepts, targets, target == "all")
@@ -225,7 +183,7 @@ def _explain_text(model: Any, texts: np.ndarray, seed: int, options: dict[str, A
         progress(1.0, "LIME done")
     return Attribution(values=values, base_values=base, inputs=raw.counts, predictions=predictions, targets=targets,
                        method="lime", algorithm="lime-text", seed=int(seed), seconds=time.perf_counter() - t0,
-                       feature_names=raw.words, class_names=_class_names(options.get("class_names"), k),
+                       feature_names=raw.words, class_names=class_names_for(options.get("class_names"), k),
                        samples=plan.samples, model_rows=f.rows, local_fit=raw.local_fit, local_pred=raw.local_pred,
                        texts=tuple(str(t) for t in texts))
 

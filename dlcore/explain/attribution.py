@@ -8,6 +8,8 @@ import numpy as np
 
 from dlcore.errors import ExplainError
 
+GAP_METHODS = ("shap", "ig")  # methods whose values should add up to the prediction minus the base value
+
 
 @dataclass(frozen=True, eq=False)
 class Attribution:
@@ -39,6 +41,9 @@ class Attribution:
         texts: LIME on texts: the explained texts; their distinct words are the features, and ``inputs``
             holds how often each word occurs in each text.
         notes: things the reader should know (a fallback taken, a sampled background).
+        display: per row, per feature (in the order of ``feature_names``), the value as people read it, raw as
+            uploaded (``"12.8"``, ``"female"``, ``"2012-01-01"``; see ``dlcore.explain.readable``); empty: the
+            figures show ``inputs``.
     """
 
     values: np.ndarray
@@ -62,6 +67,7 @@ class Attribution:
     rules: tuple[tuple[str, ...], ...] = ()
     texts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    display: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         n, shape = len(self.inputs), self.inputs.shape[1:]
@@ -72,6 +78,8 @@ class Attribution:
         pixels = int(np.prod(shape[:-1])) if len(shape) == 3 else -1
         if len(self.feature_names) not in (int(np.prod(shape)), pixels) or len(self.class_names) != self.n_outputs:
             raise ValueError("one feature name per input value (or pixel) and one class name per output are needed")
+        if self.display and (len(self.display) != n or any(len(d) != len(self.feature_names) for d in self.display)):
+            raise ValueError("display needs one string per feature for every row, or none at all")
 
     def row(self, i: int) -> Attribution:
         """Row ``i`` alone, as a one-row Attribution (the figures draw row 0); a text keeps only its own words."""
@@ -81,12 +89,14 @@ class Attribution:
         arrays = {k: getattr(self, k)[pick] for k in ("values", "base_values", "inputs", "predictions", "targets")}
         optional = {k: None if getattr(self, k) is None else getattr(self, k)[pick]
                     for k in ("segments", "local_fit", "local_pred")}
-        one = replace(self, **arrays, **optional, rules=self.rules[pick], texts=self.texts[pick])
+        one = replace(self, **arrays, **optional, rules=self.rules[pick], texts=self.texts[pick],
+                      display=self.display[pick])
         if not self.texts:
             return one
         words = np.flatnonzero(one.inputs[0] > 0)  # the other texts' words are not features of this one
         return replace(one, values=one.values[:, words], inputs=one.inputs[:, words],
-                       feature_names=tuple(self.feature_names[j] for j in words))
+                       feature_names=tuple(self.feature_names[j] for j in words),
+                       display=tuple(tuple(d[j] for j in words) for d in one.display))
 
     @property
     def n_rows(self) -> int:
@@ -151,9 +161,17 @@ class Attribution:
         """Inputs as ``(n, n_features)`` (a pixel's channels averaged)."""
         return self._per_name(self.inputs, "mean")
 
+    def shown_value(self, row: int, feature: int) -> str:
+        """Feature ``feature`` of row ``row`` as the figures print it: its ``display`` string, else the input."""
+        if self.display:
+            return self.display[row][feature]
+        return f"{self.flat_inputs()[row, feature]:.3g}"
+
     def additivity_gap(self, cls: int | None = None) -> np.ndarray | None:
-        """SHAP: base + sum(values) - prediction per row (0 for exact Shapley values); None for LIME."""
-        if self.method != "shap":
+        """SHAP: base + sum(values) - prediction per row (0 for exact Shapley values); Integrated Gradients
+        (``ig``, whose base value is the output at the baseline): the completeness gap, the same sum; None for
+        methods without such a property (LIME, occlusion, Grad-CAM, ...)."""
+        if self.method not in GAP_METHODS:
             return None
         return self.class_base(cls) + self.flat(cls).sum(axis=1) - self.class_prediction(cls)
 
@@ -166,20 +184,25 @@ class Attribution:
         return ids, self.class_values(cls)[row][..., 0].ravel()[first]
 
     def to_frame(self, cls: int | None = None) -> Any:
-        """The numbers as a long table: row, class, feature, input value, attribution."""
+        """The numbers as a long table: row, class, feature, input value, attribution (and the raw value people
+        read, column ``raw``, when ``display`` is filled)."""
         import pandas as pd
 
         n, f = self.n_rows, len(self.feature_names)
         ks = self.classes(cls)
         flat_inputs, values = self.flat_inputs(), self.flat(cls)
-        return pd.DataFrame({
+        table = pd.DataFrame({
             "row": np.repeat(np.arange(n), f), "class": np.repeat([self.class_names[k] for k in ks], f),
             "feature": np.tile(np.asarray(self.feature_names, dtype=object), n),
             "input": flat_inputs.ravel(), "attribution": values.ravel(),
         })
+        if self.display:
+            table.insert(4, "raw", [v for d in self.display for v in d])
+        return table
 
     def to_dict(self, cls: int | None = None) -> dict[str, Any]:
-        """JSON-ready: how it was made, per-row prediction, base value, gap and the attributions."""
+        """JSON-ready: how it was made, per-row prediction, base value, gap and the attributions (and ``raw``,
+        the values people read, when ``display`` is filled)."""
         ks = self.classes(cls)
         gap = self.additivity_gap(cls)
         rows = []
@@ -193,6 +216,8 @@ class Attribution:
                 row["additivity_gap"] = float(gap[i])
             if self.local_fit is not None:
                 row["local_fit_r2"] = float(self.local_fit[i])
+            if self.display:
+                row["raw"] = list(self.display[i])
             rows.append(row)
         return {**self.describe(), "feature_names": list(self.feature_names), "rows": rows}
 
@@ -205,8 +230,10 @@ class Attribution:
                 "notes": list(self.notes)}
 
     def top_features(self, row: int = 0, cls: int | None = None, k: int = 10) -> list[dict[str, Any]]:
-        """The ``k`` features with the largest absolute attribution in ``row``."""
+        """The ``k`` features with the largest absolute attribution in ``row`` (with ``raw``, the value people
+        read, when ``display`` is filled)."""
         v, x = self.flat(cls)[row], self.flat_inputs()[row]
         order = np.argsort(-np.abs(v), kind="stable")[:k]
         return [{"feature": self.feature_names[j], "value": float(v[j]), "input": float(x[j]),
-                 **({"rule": self.rules[row][j]} if self.rules else {})} for j in order]
+                 **({"rule": self.rules[row][j]} if self.rules else {}),
+                 **({"raw": self.display[row][j]} if self.display else {})} for j in order]
