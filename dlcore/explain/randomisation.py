@@ -30,6 +30,7 @@ from dlcore.workspace import finite
 THRESHOLD = 0.5
 SMALL_VALUES = 50  # explanations with at most this many values are randomised SMALL_REPEATS times per layer
 SMALL_REPEATS = 3
+MIN_VALUES = 3  # fewer values admit no rank correlation worth the name
 ONES = ("gamma", "moving_variance", "variance", "scale")
 ZEROS = ("bias", "beta", "moving_mean", "mean")
 
@@ -241,6 +242,9 @@ def randomisation(model: Any, x: Any, explain_fn: ExplainFn, *, seed: int = 0,
     x = np.asarray(x)
     first = _values(explain_fn, model, x)
     original, like = first.ravel(), _unbatched(first.shape)
+    if original.size < MIN_VALUES:
+        raise ExplainError(f"the explanation has {original.size} value(s): a rank correlation needs at least "
+                           f"{MIN_VALUES}, so the randomisation check does not apply")
     copy = _clone(model, x)
     weights = model.get_weights()
     count = repeats_for(original.size) if repeats is None else int(repeats)

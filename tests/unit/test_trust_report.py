@@ -89,3 +89,26 @@ def test_inputs_the_checks_do_not_apply_to_get_a_reason(shapes) -> None:
     black = replace(shap, inputs=np.zeros_like(shap.inputs))
     r = check(model, black, baseline="black")
     assert "equals its baseline" in dict(r.not_applicable)["faithfulness"]
+
+
+def test_a_regression_and_a_one_feature_table_get_figures_or_reasons() -> None:
+    import keras
+
+    from dlcore.explain.verdict import CARE
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    inputs = keras.Input((5,))
+    linear = keras.Model(inputs, keras.layers.Dense(1, name="out")(keras.layers.Dense(8, name="hidden")(inputs)))
+    x, bg = rng.normal(size=(1, 5)).astype(np.float32), rng.normal(size=(40, 5)).astype(np.float32)
+    shap = explain(linear, x, "shap", bg, seed=0)  # one output: a regression, class 0
+    r = check(linear, shap, background=bg, explain_fn=lambda m, rows: explain(m, rows, "shap", bg).values, seed=0)
+    assert r.cls == 0 and r.deletion is not None and r.randomisation.repeats == 3
+    assert r.to_dict()["deletion_auc"] is not None and r.verdict.level in (CARE, "reliable", NOT_RELIABLE)
+    inputs = keras.Input((1,))
+    one = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    single = explain(one, np.ones((1, 1), np.float32), "shap", rng.normal(size=(20, 1)).astype(np.float32))
+    r = check(one, single, background=rng.normal(size=(20, 1)), explain_fn=lambda m, rows: np.ones(rows.shape))
+    skipped = dict(r.not_applicable)
+    assert "single part" in skipped["faithfulness"] and "rank correlation needs at least 3" in skipped["randomisation"]
+    assert r.verdict.level == CARE and any("not measured" in reason for reason in r.verdict.reasons)
