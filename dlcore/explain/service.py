@@ -39,6 +39,8 @@ class Request:
     deep). The sample counts (None: the defaults of ``dlcore.explain.plan.DEFAULTS``): ``background_size``
     (SHAP background rows), ``nsamples`` (gradient samples), ``max_evals`` (permutation, partition) and
     ``num_samples`` (LIME). ``stability``: also explain with ``RERUNS`` other seeds and compare the rankings.
+    ``settings``: (name, value) options of the other methods (``ig``'s ``baseline`` and ``steps``, ``smoothgrad``'s
+    ``noise`` and ``n_samples``, ``gradcam``'s ``layer``, ``occlusion``'s ``patch``), passed to ``explain``.
     """
 
     method: str = "shap"
@@ -50,6 +52,7 @@ class Request:
     max_evals: int | None = None
     num_samples: int | None = None
     stability: bool = False
+    settings: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.target, str) and self.target not in ("predicted", "all"):
@@ -72,10 +75,13 @@ class Request:
         out: dict[str, Any] = {"target": self.target}
         if self.method == "shap":
             out["algorithm"] = self.algorithm
-            names = ("background_size", "nsamples", "max_evals")
-        else:
+            names: tuple[str, ...] = ("background_size", "nsamples", "max_evals")
+        elif self.method == "lime":
             names = ("background_size", "num_samples")
+        else:
+            names = ()
         out.update({k: getattr(self, k) for k in names if getattr(self, k) is not None})
+        out.update(dict(self.settings))
         return out
 
 
@@ -229,11 +235,13 @@ class TrustCost:
 
 
 def other_methods(model: Any, method: str) -> tuple[tuple[str, ...], str]:
-    """The methods an explanation made with ``method`` is compared with, and why one is left out ("")."""
-    other = "lime" if method == "shap" else "shap"
-    if other == "shap" and is_text_model(model):
-        return (), "SHAP is not offered for text models, so LIME has no method to be compared with"
-    return (other,), ""
+    """The methods an explanation made with ``method`` is compared with when no other was made: LIME for
+    SHAP, SHAP for the others, LIME for a text model's other methods; and why none is left ("")."""
+    if is_text_model(model):
+        if method == "lime":
+            return (), "SHAP is not offered for text models, so LIME has no method to be compared with"
+        return ("lime",), ""
+    return ("lime" if method == "shap" else "shap",), ""
 
 
 def _curve_rows(ds: Any, x: Any, model: Any) -> int:
