@@ -1,9 +1,11 @@
-"""Explanations: ``explain(model, x, method="shap"|"lime", background=None, seed=0, **options) -> Attribution``.
+"""Explanations: ``explain(model, x, method="shap"|"lime"|..., background=None, seed=0, **options) -> Attribution``.
 
 ``x`` and ``background`` are model inputs (after preprocessing), batch first; one input without the
 batch axis is accepted too. Tables (``(n, features)``) get shap's Exact explainer up to 15 features and
 the Permutation explainer above; images get ``GradientExplainer``. LIME uses the lime library with a
-fast ``predict_fn``; text models (strings in) get LIME only, each text's words being its features.
+fast ``predict_fn``; text models (strings in) get LIME and occlusion only, each text's words being its features.
+``ig``, ``smoothgrad`` and ``gradcam`` (``dlcore.explain.gradients``), ``occlusion`` (``dlcore.explain.occlusion``)
+and ``attention`` (``dlcore.explain.attention``) are dispatched to their modules.
 ``dlcore.explain.service`` explains a stored model (its record, data set and trust figures) with these.
 Importing this package imports neither TensorFlow nor shap nor lime.
 """
@@ -19,16 +21,19 @@ from dlcore.explain.attribution import Attribution
 from dlcore.explain.batch import as_batch, class_names_for, feature_names_for, targets_for
 from dlcore.explain.plan import (
     DEFAULTS,
+    GRADIENT_METHODS,
     BatchedPredict,
     Plan,
     Progress,
     is_text_model,
     make_plan,
+    method_plan,
     summarize_background,
+    text_occlusion_plan,
     text_plan,
 )
 
-METHODS = ("shap", "lime")
+METHODS = ("shap", "lime", "ig", "smoothgrad", "gradcam", "occlusion", "attention")
 
 
 def _as_texts(x: Any) -> np.ndarray:
@@ -41,7 +46,14 @@ def _as_texts(x: Any) -> np.ndarray:
 
 def _check_method(model: Any, method: str) -> None:
     if method not in METHODS:
-        raise ExplainError(f"unknown method {method!r}; choose shap or lime")
+        raise ExplainError(f"unknown method {method!r}; choose shap or lime, or one of {', '.join(METHODS[2:])}")
+    if method == "attention":
+        import importlib.util
+
+        if importlib.util.find_spec("dlcore.explain.attention") is None:
+            raise ExplainError("the attention method is not available in this version; use ig, occlusion or shap")
+    if method in GRADIENT_METHODS and is_text_model(model):
+        raise ExplainError(f"{method} needs gradients, which texts (strings) do not have; use occlusion or lime")
     if method == "shap" and is_text_model(model):
         raise ExplainError("SHAP is not offered for text models (their inputs are words, not numbers to "
                            "perturb); use LIME (--method lime), which removes words and watches the output")
@@ -51,21 +63,43 @@ def estimate(model: Any, x: Any, method: str = "shap", background: Any = None, *
     """What ``explain`` with the same arguments will run, and how many model evaluations it needs."""
     n_outputs = int(np.prod(model.output_shape[1:])) if hasattr(model, "output_shape") else 0
     _check_method(model, method)
+    if method == "attention":
+        from dlcore.explain.attention import attention_plan
+
+        return attention_plan(model, x, **options)
     if is_text_model(model):
+        if method == "occlusion":
+            return text_occlusion_plan(_as_texts(x), n_outputs, options.get("target", "predicted"))
         return text_plan(_as_texts(x), n_outputs, options.get("target", "predicted"), options.get("num_samples"))
     x = as_batch(model, x)
+    if method in (*GRADIENT_METHODS, "occlusion"):
+        return _method_plan(model, x, method, n_outputs, background, options)
     return make_plan(x, method, n_outputs, None if background is None else np.asarray(background), **options)
+
+
+def _method_plan(model: Any, x: np.ndarray, method: str, n_outputs: int, background: Any,
+                 options: dict[str, Any]) -> Plan:
+    """The plan of ig, smoothgrad, gradcam or occlusion (Grad-CAM's layer is looked up, so a wrong name fails here)."""
+    given = {key: v for key, v in options.items() if key not in ("progress", "layer")}
+    layer = None
+    if method == "gradcam":
+        from dlcore.explain.gradients import conv_layer
+
+        layer = conv_layer(model, options.get("layer")).name
+    bg = None if background is None else as_batch(model, background)
+    return method_plan(x, method, n_outputs, bg, **given, layer=layer)
 
 
 def explain(model: Any, x: Any, method: str = "shap", background: Any = None, seed: int = 0,
             **options: Any) -> Attribution:
-    """Explain ``model`` on inputs ``x`` with SHAP or LIME.
+    """Explain ``model`` on inputs ``x`` with SHAP, LIME, Integrated Gradients, SmoothGrad, Grad-CAM, occlusion
+    or attention.
 
     Args:
         model: a Keras model (classifiers output probabilities; regressors one value).
         x: model inputs, ``(n, *input_shape)`` or one input ``input_shape``; for a text model, a string or
             a list of strings (LIME only).
-        method: ``shap`` or ``lime``.
+        method: ``shap``, ``lime``, ``ig``, ``smoothgrad``, ``gradcam``, ``occlusion`` or ``attention``.
         background: model inputs the explanation compares against (training rows): needed by SHAP and by
             LIME on tables; summarised to ``background_size`` rows with a seeded sample.
         seed: every random choice (background sample, permutations, LIME's perturbations) follows it.
@@ -73,13 +107,31 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
             permutation, partition, gradient, deep), ``background_size``, ``nsamples`` (gradient),
             ``max_evals`` (permutation, partition), ``num_samples`` (LIME), ``segmentation`` ("grid" or
             "slic"), ``cell``, ``hide_color``, ``feature_names``, ``class_names``, ``progress``
-            (a callable ``(fraction, text)``).
+            (a callable ``(fraction, text)``); ig: ``baseline`` ("black", "blur", "mean", "noise" or an
+            array), ``steps`` (64), ``blur_sigma``; smoothgrad: ``n_samples`` (50), ``noise`` (0.15),
+            ``over`` ("ig" for SmoothGrad-IG, with ig's options); gradcam: ``layer`` (default: the last
+            convolutional layer); occlusion: ``patch``, ``stride``, ``baseline`` (images and sequences),
+            ``background_size`` (tables).
 
     Returns:
         An ``Attribution``.
     """
     _check_method(model, method)
     t0 = time.perf_counter()
+    if method == "attention":
+        from dlcore.explain.attention import explain_attention
+
+        return explain_attention(model, x, seed=seed, **options)
+    if method == "occlusion":
+        from dlcore.explain.occlusion import explain_occlusion, explain_text_occlusion
+
+        if is_text_model(model):
+            return explain_text_occlusion(model, _as_texts(x), seed, options)
+        return explain_occlusion(model, x, background, seed, options)
+    if method in GRADIENT_METHODS:
+        from dlcore.explain.gradients import explain_gradients
+
+        return explain_gradients(model, x, method, background, seed, options)
     if is_text_model(model):
         return _explain_text(model, _as_texts(x), seed, options, t0)
     x = as_batch(model, x)

@@ -29,7 +29,13 @@ DEFAULTS = {
     "lime_tabular_samples": 5000,  # lime's default num_samples for tables
     "lime_image_samples": 1000,  # lime's default num_samples for images
     "lime_text_samples": 5000,  # lime's default num_samples for texts
+    "ig_steps": 64,  # Integrated Gradients interpolation points (trapezoid rule)
+    "smoothgrad_samples": 50,  # SmoothGrad noisy copies per input (Smilkov et al. use 50)
+    "smoothgrad_noise": 0.15,  # SmoothGrad noise sd as a fraction of the input's range
+    "occlusion_background_size": 100,  # rows a table's leave-one-feature-out averages over
 }
+GRADIENT_METHODS = ("ig", "smoothgrad", "gradcam")  # methods that need gradients (no text models)
+BASELINES = ("black", "blur", "mean", "noise")
 SHAP_ALGORITHMS = ("auto", "exact", "permutation", "partition", "gradient", "deep")
 TEXT_SPLIT = r"\W+"  # lime's default: a word is a run of letters, digits and underscores
 # A text with no words left is read as one unknown word. Text models average their word vectors over the
@@ -60,6 +66,14 @@ class Plan:
                "deep": f"{self.background_size} background rows x {self.n_targets} class(es)",
                "lime-text": f"{self.samples:,} copies with words removed"}
         how = per.get(self.algorithm, f"{self.samples:,} perturbed samples")
+        if self.method in GRADIENT_METHODS:
+            how = {"ig": f"{self.samples} interpolation points", "gradcam": "one gradient pass",
+                   "smoothgrad": f"{self.samples:,} noisy gradient evaluations"}[self.method]
+            return (f"{self.method.upper()} ({self.algorithm}) on {self.n_rows} input(s): {how} x {self.n_targets} "
+                    f"class(es) per input, about {self.model_rows:,} model evaluations (a forward+backward pass "
+                    "counts as one)")
+        if self.method == "occlusion":
+            how = f"{self.samples:,} occluded copies"
         return (f"{self.method.upper()} ({self.algorithm}) on {self.n_rows} input(s): {how} per input, "
                 f"about {self.model_rows:,} model evaluations")
 
@@ -104,6 +118,104 @@ def make_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarray
     if algorithm == "deep":
         rows = n * bg * 2 * k
     return Plan("shap", algorithm, n, m, bg, samples, k, rows + n + bg)
+
+
+def patch_starts(side: int, patch: int, stride: int) -> list[int]:
+    """Where the occlusion patches along one side start: every ``stride`` pixels, the last one flush with the edge."""
+    starts = list(range(0, side - patch + 1, stride))
+    return starts if starts[-1] == side - patch else [*starts, side - patch]
+
+
+def occlusion_patch(x: np.ndarray, patch: int | None = None, stride: int | None = None) -> tuple[int, int]:
+    """The patch side (default 1/7 of the image's shorter side, rounded) and stride (default: the patch)."""
+    side = min(x.shape[1:3])
+    patch = int(patch if patch is not None else max(1, round(side / 7)))
+    stride = int(stride if stride is not None else patch)
+    if not 1 <= patch <= side:
+        raise ExplainError(f"patch {patch} does not fit {x.shape[1]}x{x.shape[2]} images; choose 1 to {side}")
+    if stride < 1:
+        raise ExplainError(f"stride must be at least 1, not {stride}")
+    return patch, stride
+
+
+def check_baseline(baseline: Any, x: np.ndarray, background: np.ndarray | None) -> None:
+    """Refuse a baseline the inputs cannot have, naming the choices."""
+    if not isinstance(baseline, str):
+        shape = np.shape(baseline)
+        if shape not in (x.shape[1:], x.shape):
+            raise ExplainError(f"a baseline array must be shaped {x.shape[1:]} or {x.shape}, not {shape}")
+        return
+    if baseline not in BASELINES:
+        raise ExplainError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)} or pass an array")
+    if baseline == "blur" and x.ndim != 4:
+        raise ExplainError("baseline 'blur' is for images; choose black, mean or noise")
+    if baseline == "mean" and background is None:
+        raise ExplainError("baseline 'mean' needs background rows; pass background= (e.g. training rows)")
+
+
+def baseline_name(baseline: Any) -> str:
+    return baseline if isinstance(baseline, str) else "array"
+
+
+def method_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarray | None = None,
+                target: Any = "predicted", baseline: Any = "black", steps: int | None = None,
+                n_samples: int | None = None, over: str | None = None, patch: int | None = None,
+                stride: int | None = None, background_size: int | None = None, layer: str | None = None,
+                **_: Any) -> Plan:
+    """What ig, smoothgrad, gradcam or occlusion on ``x`` will run. Rows: every forward pass, a forward+backward
+    pass counted once; one forward pass over ``x`` for the predictions is included."""
+    n, m = int(len(x)), int(np.prod(x.shape[1:]))
+    k = n_outputs if target == "all" else 1
+    steps = int(steps if steps is not None else DEFAULTS["ig_steps"])
+    if method in ("ig", "smoothgrad") and (over == "ig" or method == "ig"):
+        if steps < 2:
+            raise ExplainError(f"steps must be at least 2 (the trapezoid rule needs both ends), not {steps}")
+        check_baseline(baseline, x, background)
+    if method == "ig":
+        return Plan("ig", f"ig-{steps}-{baseline_name(baseline)}", n, m, 0, steps, k, 2 * n + n * steps * k)
+    if method == "smoothgrad":
+        if over not in (None, "gradient", "ig"):
+            raise ExplainError(f"unknown over={over!r}; choose 'gradient' (plain SmoothGrad) or 'ig'")
+        samples = int(n_samples if n_samples is not None else DEFAULTS["smoothgrad_samples"])
+        if samples < 1:
+            raise ExplainError(f"n_samples must be at least 1, not {samples}")
+        if over == "ig":
+            return Plan("smoothgrad", f"smoothgrad-ig-{samples}x{steps}-{baseline_name(baseline)}", n, m, 0,
+                        samples * steps, k, 2 * n + n * samples * steps * k)
+        return Plan("smoothgrad", f"smoothgrad-{samples}", n, m, 0, samples, k, n + n * samples * k)
+    if method == "gradcam":
+        return Plan("gradcam", f"gradcam-{layer or 'conv'}", n, m, 0, 1, k, n + n * k)
+    if method != "occlusion":
+        raise ExplainError(f"unknown method {method!r}")
+    return _occlusion_plan(x, k, background, baseline, patch, stride, background_size)
+
+
+def _occlusion_plan(x: np.ndarray, k: int, background: np.ndarray | None, baseline: Any, patch: int | None,
+                    stride: int | None, background_size: int | None) -> Plan:
+    n, m = int(len(x)), int(np.prod(x.shape[1:]))
+    if _is_tabular(x):
+        if background is None:
+            raise ExplainError("occlusion on a table needs background rows to replace each feature with; "
+                               "pass background= (e.g. training rows)")
+        bg = min(int(background_size or DEFAULTS["occlusion_background_size"]), len(background))
+        return Plan("occlusion", "occlusion-features", n, m, bg, m * bg, k, n + n * m * bg)
+    check_baseline(baseline, x, background)
+    if x.ndim == 4:
+        patch, stride = occlusion_patch(x, patch, stride)
+        copies = len(patch_starts(x.shape[1], patch, stride)) * len(patch_starts(x.shape[2], patch, stride))
+        return Plan("occlusion", f"occlusion-patch{patch}", n, m, 0, copies, k, n + n * copies)
+    cells = int(np.prod(x.shape[1:]))
+    return Plan("occlusion", "occlusion-cells", n, m, 0, cells, k, n + n * cells)
+
+
+def text_occlusion_plan(texts: np.ndarray, n_outputs: int, target: Any = "predicted") -> Plan:
+    """Occlusion on ``texts``: one copy per distinct word with every occurrence of that word removed."""
+    from lime.lime_text import IndexedString
+
+    words = [IndexedString(str(t), bow=True, split_expression=TEXT_SPLIT).num_words() for t in texts]
+    n = int(len(texts))
+    return Plan("occlusion", "occlusion-words", n, max(words, default=0), 0, max(words, default=0),
+                n_outputs if target == "all" else 1, n + int(sum(words)))
 
 
 def is_text_model(model: Any) -> bool:
