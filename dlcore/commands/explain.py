@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from dlcore.cli import add_json_flag, emit, table
 from dlcore.errors import ExplainError
+from dlcore.explain import METHODS
 
 if TYPE_CHECKING:
     from dlcore.explain.service import Request
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explain", help="explain one prediction of a stored model with SHAP or LIME")
+    p = sub.add_parser("explain", help="explain one prediction of a stored model (SHAP, LIME, Integrated Gradients, "
+                                       "SmoothGrad, Grad-CAM, occlusion, attention)")
     p.add_argument("--model", required=True, help="model id (see `python -m dlcore models`)")
-    p.add_argument("--method", choices=("shap", "lime"), default="shap")
+    p.add_argument("--method", choices=METHODS, default="shap")
     p.add_argument("--index", type=int, default=0, help="row of the model's validation split")
     p.add_argument("--data", default=None,
                    help="a model imported without its training data: the data set (name or file) to explain it with")
@@ -25,6 +27,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--algorithm", default="auto", help="SHAP: auto, exact, permutation, partition, gradient, deep")
     p.add_argument("--samples", type=int, default=None,
                    help="SHAP: gradient samples or permutation evaluations; LIME: perturbed samples")
+    p.add_argument("--baseline", default=None,
+                   help="ig and occlusion: what the input is compared with: black, blur, mean (of the training rows) "
+                        "or noise")
+    p.add_argument("--steps", type=int, default=None, help="ig: interpolation steps (default 64)")
+    p.add_argument("--layer", default=None, help="gradcam: the convolutional layer (default: the last one)")
+    p.add_argument("--patch", type=int, default=None, help="occlusion on images: the patch side in pixels")
     p.add_argument("--top", type=int, default=10, help="features listed for people")
     p.add_argument("--stability", action="store_true",
                    help="also explain with seeds seed+1 and seed+2 and report how stable the ranking is")
@@ -79,9 +87,12 @@ def _request(args: argparse.Namespace) -> Request:
     from dlcore.explain.service import Request
 
     counts = {"nsamples": args.samples, "max_evals": args.samples} if args.method == "shap" else {
-        "num_samples": args.samples}
+        "num_samples": args.samples} if args.method == "lime" else {}
+    given = {"baseline": args.baseline, "steps": args.steps, "layer": args.layer, "patch": args.patch,
+             "n_samples": args.samples if args.method == "smoothgrad" else None}
+    settings = tuple((k, v) for k, v in given.items() if v is not None)
     return Request(args.method, seed=args.seed, target="predicted" if args.target is None else args.target,
-                   algorithm=args.algorithm, stability=args.stability).with_counts(counts)
+                   algorithm=args.algorithm, stability=args.stability, settings=settings).with_counts(counts)
 
 
 def _human(r: dict[str, Any], trust: Any) -> str:

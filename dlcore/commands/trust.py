@@ -12,16 +12,17 @@ from typing import Any
 
 from dlcore.cli import add_json_flag, emit, table
 from dlcore.errors import ExplainError
+from dlcore.explain import METHODS
 
 Progress = Callable[[float, str], None]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``trust`` and its flags."""
-    p = sub.add_parser("trust", help="check how far to trust a SHAP or LIME explanation of one validation input")
+    p = sub.add_parser("trust", help="check how far to trust an explanation of one validation input")
     p.add_argument("--model", required=True, help="model id (see `python -m dlcore models`)")
     p.add_argument("--index", type=int, required=True, help="row of the model's validation split")
-    p.add_argument("--method", choices=("shap", "lime"), required=True)
+    p.add_argument("--method", choices=METHODS, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None,
                    help="a model imported without its training data: the data set (name or file) to explain it with")

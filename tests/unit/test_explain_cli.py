@@ -65,6 +65,20 @@ def test_lime_json_for_an_image_and_the_seed_matters(stored, in_home, capsys) ->
     assert other["trust"]["stability_seeds"] == [9, 10, 11] and 0 < other["trust"]["stability"] < 1
 
 
+def test_gradient_methods_from_the_command_line(stored, in_home, capsys) -> None:
+    base = ["explain", "--model", stored["digits"], "--index", "2", "--json"]
+    ig = _json(capsys, [*base, "--method", "ig", "--steps", "32", "--baseline", "blur"])
+    assert ig["method"] == "ig" and ig["algorithm"] == "ig-32-blur" and np.asarray(ig["values"]).shape == (8, 8, 1)
+    assert abs(ig["additivity_gap"]) < 0.05  # completeness: values add up to f(x) - f(baseline)
+    cam = _json(capsys, [*base, "--method", "gradcam"])
+    assert cam["method"] == "gradcam" and min(np.ravel(cam["values"])) >= 0 and "additivity_gap" not in cam
+    table = _json(capsys, ["explain", "--model", stored["iris"], "--index", "1", "--method", "occlusion", "--json"])
+    assert table["algorithm"] == "occlusion-features" and len(table["values"]) == 4
+    assert main(["explain", "--model", stored["iris"], "--method", "gradcam"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "gradcam needs a convolutional layer" in err and len(err.splitlines()) == 1
+
+
 def test_people_get_a_table_and_errors_are_one_line(stored, in_home, capsys) -> None:
     assert main(["explain", "--model", stored["iris"], "--method", "lime", "--target", "1", "--top", "3"]) == 0
     out = capsys.readouterr().out
