@@ -244,6 +244,15 @@ def _transform_column(values: Any, col: Mapping[str, Any]) -> np.ndarray:
     return (np.where(np.isnan(x), fill, x) - mean) / scale
 
 
+def unscale(block: np.ndarray, col: Mapping[str, Any]) -> np.ndarray:
+    """The inverse of a scaled column's standard scaling: model inputs ``(n, k)`` of one ``numeric``, ``ordinal``
+    or ``date`` column back to its numbers, codes or date parts (missing values come back as the fill)."""
+    if col["kind"] not in ("numeric", "ordinal", "date"):
+        raise DataError(f"column {col['name']!r} ({col['kind']}) is not scaled; only numbers, ordinals and dates are")
+    mean, scale = (np.atleast_1d(np.asarray(col[k], dtype=np.float64)) for k in ("mean", "scale"))
+    return np.asarray(block, dtype=np.float64).reshape(len(block), -1) * scale + mean
+
+
 def transform_frame(frame: Any, columns: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """Turn raw rows (a DataFrame with the training columns, extra ones ignored) into float32 model input."""
     missing = [c["name"] for c in columns if c["name"] not in frame.columns]

@@ -161,12 +161,6 @@ class Attribution:
         """Inputs as ``(n, n_features)`` (a pixel's channels averaged)."""
         return self._per_name(self.inputs, "mean")
 
-    def shown_value(self, row: int, feature: int) -> str:
-        """Feature ``feature`` of row ``row`` as the figures print it: its ``display`` string, else the input."""
-        if self.display:
-            return self.display[row][feature]
-        return f"{self.flat_inputs()[row, feature]:.3g}"
-
     def additivity_gap(self, cls: int | None = None) -> np.ndarray | None:
         """SHAP: base + sum(values) - prediction per row (0 for exact Shapley values); Integrated Gradients
         (``ig``, whose base value is the output at the baseline): the completeness gap, the same sum; None for

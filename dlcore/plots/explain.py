@@ -80,6 +80,11 @@ def importance_bar(attr: Any, cls: int | None = None, max_features: int = 20,
     return fig
 
 
+def _shown(attr: Any, row: int, feature: int, inputs: np.ndarray) -> str:
+    """A feature's value as printed: its raw ``display`` string when the attribution has one, else the input."""
+    return attr.display[row][feature] if attr.display else f"{inputs[row, feature]:.3g}"
+
+
 def _colour_scale(column: np.ndarray) -> np.ndarray:
     """Feature values mapped to [0, 1] by rank within the column (robust to outliers, as shap does)."""
     ranks = np.argsort(np.argsort(column, kind="stable"), kind="stable").astype(float)
@@ -93,14 +98,16 @@ def beeswarm(attr: Any, cls: int | None = None, max_features: int = 15, seed: in
     idx = _top(np.abs(values).mean(axis=0), max_features)
     rng = np.random.default_rng(seed)
     fig = go.Figure()
+    shown = " = %{customdata}" if attr.display else " = %{customdata:.4g}"
     for pos, j in enumerate(idx):
+        hover = [d[j] for d in attr.display] if attr.display else inputs[:, j]
         fig.add_trace(go.Scatter(
             x=values[:, j], y=len(idx) - 1 - pos + rng.uniform(-0.3, 0.3, len(values)), mode="markers",
-            name=attr.feature_names[j], customdata=inputs[:, j], showlegend=False,
+            name=attr.feature_names[j], customdata=hover, showlegend=False,
             marker={"color": _colour_scale(inputs[:, j]), "colorscale": DIVERGING, "cmin": 0, "cmax": 1, "size": 6,
                     "showscale": pos == 0,
                     "colorbar": {"title": "feature value", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
-            hovertemplate=f"{attr.feature_names[j]}" + " = %{customdata:.4g}<br>attribution %{x:.4g}<extra></extra>"))
+            hovertemplate=f"{attr.feature_names[j]}{shown}<br>attribution %{{x:.4g}}<extra></extra>"))
     fig.add_vline(x=0, line_color="#888")
     fig.update_layout(template=TEMPLATE, title=f"{attr.method.upper()} values per row ({_class_label(attr, cls)})",
                       height=max(320, 32 * len(idx) + 120), xaxis_title="attribution (effect on the output)",
@@ -119,10 +126,10 @@ def waterfall(attr: Any, row: int = 0, cls: int | None = None, max_features: int
             feature; each feature's step gets an error bar at its end (the summed rest gets none: the spread
             of a sum does not follow from the spreads of its terms).
     """
-    v, x = attr.flat(cls)[row], attr.flat_inputs()[row]
+    v, inputs = attr.flat(cls)[row], attr.flat_inputs()
     idx = _top(np.abs(v), max_features if len(v) > max_features + 1 else len(v))
     rest = np.setdiff1d(np.arange(len(v)), idx)
-    labels = [f"{attr.feature_names[j]} = {x[j]:.3g}" for j in idx]
+    labels = [f"{attr.feature_names[j]} = {_shown(attr, row, j, inputs)}" for j in idx]
     steps = list(v[idx])
     if len(rest):
         labels.append(f"{len(rest)} other features")
@@ -178,12 +185,17 @@ def dependence(attr: Any, feature: int | str, color_feature: int | str | None = 
     values, inputs = attr.flat(cls), attr.flat_inputs()
     c = _interaction_partner(values, inputs, j) if color_feature is None else (
         names.index(color_feature) if isinstance(color_feature, str) else int(color_feature))
+    if attr.display:
+        hover = np.asarray([[d[j], d[c]] for d in attr.display], dtype=object)
+        shown = f"{names[j]} = %{{customdata[0]}}<br>attribution %{{y:.4g}}<br>{names[c]} = %{{customdata[1]}}"
+    else:
+        hover = inputs[:, c]
+        shown = f"{names[j]} %{{x:.4g}}<br>attribution %{{y:.4g}}<br>{names[c]} %{{customdata:.4g}}"
     fig = go.Figure(go.Scatter(
-        x=inputs[:, j], y=values[:, j], mode="markers", customdata=inputs[:, c],
+        x=inputs[:, j], y=values[:, j], mode="markers", customdata=hover,
         marker={"color": inputs[:, c], "colorscale": DIVERGING, "showscale": True, "size": 7,
                 "colorbar": {"title": names[c]}},
-        hovertemplate=f"{names[j]} %{{x:.4g}}<br>attribution %{{y:.4g}}<br>{names[c]} %{{customdata:.4g}}"
-                      "<extra></extra>"))
+        hovertemplate=shown + "<extra></extra>"))
     fig.add_hline(y=0, line_color="#888")
     fig.update_layout(template=TEMPLATE,
                       title=f"{names[j]}: value vs {attr.method.upper()} value, coloured by {names[c]}",
@@ -242,7 +254,10 @@ def lime_weights(attr: Any, row: int = 0, cls: int | None = None, max_features: 
             per_bar = per_bar[np.unique(attr.segments[row].ravel(), return_index=True)[1]]
     else:
         w = attr.flat(cls)[row]
-        labels = list(attr.rules[row]) if attr.rules else list(attr.feature_names)
+        if attr.display:  # the raw value reads better than a rule on scaled inputs
+            labels = [f"{name} = {shown}" for name, shown in zip(attr.feature_names, attr.display[row])]
+        else:
+            labels = list(attr.rules[row]) if attr.rules else list(attr.feature_names)
     idx = _top(np.abs(w), max_features)[::-1]
     fig = go.Figure(go.Bar(x=w[idx], y=[labels[j] for j in idx], orientation="h",
                            marker_color=[UP if w[j] > 0 else DOWN for j in idx],
