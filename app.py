@@ -7,9 +7,11 @@ import streamlit as st
 
 from dlcore import __version__
 from ui.cache import device_info, workspace
+from ui.explain import warm_up_shap
 
 LOGO = str(Path(__file__).parent / "assets" / "logo.png")
 st.set_page_config(page_title="Interpretable deep learning", page_icon=LOGO, layout="wide")
+warm_up_shap()  # once per server, from the first page on: the first SHAP of a table then needs no compiling
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

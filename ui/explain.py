@@ -33,9 +33,17 @@ def _kept() -> tuple[OrderedDict, threading.Lock]:
     return OrderedDict(), threading.Lock()
 
 
+WARM_UP_ENV = "DLCORE_WARM_UP"  # "0" turns the background warm-up off (to measure what it saves)
+
+
 @st.cache_resource(show_spinner=False)
-def warm_up_shap() -> threading.Thread:
-    """Compile shap's table helpers in the background once per server (see ``dlcore.explain.warm_up``)."""
+def warm_up_shap() -> threading.Thread | None:
+    """Compile shap's table helpers in the background once per server (see ``dlcore.explain.warm_up``); the
+    thread imports shap and numba, never TensorFlow. None when ``DLCORE_WARM_UP=0``."""
+    import os
+
+    if os.environ.get(WARM_UP_ENV, "1").strip() == "0":
+        return None
     from dlcore.explain import warm_up
 
     thread = threading.Thread(target=warm_up, name="shap-warm-up", daemon=True)
