@@ -5,8 +5,7 @@ import streamlit as st
 
 from dlcore import plots
 from dlcore.errors import DlcoreError
-from dlcore.explain.report import seed_spread
-from dlcore.explain.service import predictions
+from dlcore.explain.service import LABELS, predictions
 from ui import explain as ux
 from ui import trust as ut
 from ui.cache import store
@@ -29,12 +28,7 @@ except DlcoreError as exc:
     st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
-if ds.modality == "text":
-    choice = "LIME"
-    c1.caption("**LIME** removes words and watches the output. SHAP is not offered for text models: their "
-               "inputs are words, not numbers to perturb.")
-else:
-    choice = c1.radio("Method", ["SHAP", "LIME", "Both"], index=2, horizontal=True, key="explain_method")
+methods = ux.method_picker(c1, model, key=f"explain_methods_{model_id}")
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
 stable = c3.checkbox("Stability check", value=True, key="explain_stable",
                      help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")
@@ -51,16 +45,16 @@ cls = st.selectbox("Class explained", range(len(classes)), index=predicted,
 st.markdown(f"**{label}**: the model predicts **{classes[predicted]}** ({outputs[predicted]:.3f}).")
 st.plotly_chart(plots.prediction_bar(outputs, classes, cls), key="explain_outputs")
 
-methods = ["shap", "lime"] if choice == "Both" else [choice.lower()]
 results = {}
-for column, method in zip(st.columns(len(methods)), methods):
+for column, method in ux.method_columns(methods):
     with column:
-        st.subheader(method.upper())
-        got = ux.explain_input(record, model, ds, x, method, seed, stable, samples[method], index)
+        st.subheader(LABELS[method])
+        got = ux.explain_input(record, model, ds, x, method, seed, stable, samples.get(method), index)
         if got is None:
             continue
         results[method] = got
-        ux.method_view(got.attribution, cls, f"explain_{method}", seed_spread(got.attribution, got.reruns, 0, cls))
+        shown, spread = ux.readable_view(got.attribution, got.reruns, record, cls)
+        ux.method_view(shown, cls, f"explain_{method}", spread, model=model)
         with st.expander("How it was made"):
             ux.trust_table(got.trust_for(cls))  # with the object masks of a validation row, where the data set has them
 
@@ -71,12 +65,12 @@ if results:
                "Agreement: do the methods rank the parts alike? Uncertainty: how much do the values move between "
                "seeds (the error bars above)?")
     randomise, baseline = ut.settings(ds, "trust")
-    for column, (method, got) in zip(st.columns(len(results)), results.items()):
+    for column, (method, got) in ux.method_columns(list(results.items())):
         with column:
-            st.markdown(f"**{method.upper()}**")
-            others = {m.upper(): r.attribution for m, r in results.items() if m != method}
-            report = ut.run_report(record, model, ds, x, got, ux.page_request(method, seed, stable, samples[method]),
-                                   cls, others, randomise, baseline, index)
+            st.markdown(f"**{LABELS[method]}**")
+            others = {LABELS[m]: r.attribution for m, r in results.items() if m != method}
+            request = ux.page_request(method, seed, stable, samples.get(method))
+            report = ut.run_report(record, model, ds, x, got, request, cls, others, randomise, baseline, index)
             if report is not None:
                 ut.panel(report, f"trust_{method}")
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,8 +15,21 @@ import streamlit as st
 
 from dlcore import plots
 from dlcore.errors import DlcoreError
+from dlcore.explain.attribution import GAP_METHODS
 from dlcore.explain.inputs import image_input, row_fields, row_input, text_input
-from dlcore.explain.service import Cost, Request, Result, cost, explain_record, sample_counts, true_label
+from dlcore.explain.readable import readable
+from dlcore.explain.report import seed_spread
+from dlcore.explain.service import (
+    LABELS,
+    Cost,
+    Request,
+    Result,
+    applicable_methods,
+    cost,
+    explain_record,
+    sample_counts,
+    true_label,
+)
 from dlcore.explain.views import feature_order, global_request, global_rows
 from dlcore.store import ModelRecord
 from ui.cache import dataset
@@ -197,20 +210,51 @@ def explain_input(record: ModelRecord, model: Any, ds: Any, x: np.ndarray, metho
                        f"run_{method}")
 
 
-def method_view(attr: Any, cls: int, key: str, spread: np.ndarray | None = None) -> None:
+def method_picker(container: Any, model: Any, key: str) -> list[str]:
+    """The methods to run: a choice among those that apply to ``model`` (SHAP and LIME first), with the
+    others named and why they do not apply."""
+    found = applicable_methods(model)
+    offered = [m for m, why in found.items() if not why]
+    default = [m for m in ("shap", "lime") if m in offered]
+    chosen = container.multiselect("Methods", offered, default=default, format_func=LABELS.get, key=key,
+                                   help="Explanations side by side; the trust panel compares every pair")
+    missing = [f"{LABELS[m]}: {why}" for m, why in found.items() if why]
+    if missing:
+        container.caption("Not offered for this model. " + " ".join(f"{line}." for line in missing))
+    return list(chosen)
+
+
+def method_columns(items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    """Each item with a column to draw it in: two columns a row (one when there is one item)."""
+    items = list(items)
+    for start in range(0, len(items), 2):
+        yield from zip(st.columns(1 if len(items) == 1 else 2), items[start:start + 2])
+
+
+def readable_view(attr: Any, reruns: Sequence[Any], record: ModelRecord, cls: int) -> tuple[Any, Any]:
+    """The attribution as people read it (``dlcore.explain.readable``: raw values, one-hot columns summed
+    back) and the spread of its seed reruns on the same columns."""
+    shown = readable(attr, record.meta.preprocessing)
+    again = tuple(readable(r, record.meta.preprocessing) for r in reruns)
+    return shown, seed_spread(shown, again, 0, cls)
+
+
+def method_view(attr: Any, cls: int, key: str, spread: np.ndarray | None = None, model: Any = None) -> None:
     """The figures of one explanation of one input, for class ``cls``; ``spread`` (the standard deviation
     of each value across seed reruns, shaped like the row's values) draws error bars and, for images, a
-    spread map."""
+    spread map; ``model``: the model, for the attention heads of an attention explanation."""
     name = f"{attr.method}_{attr.algorithm}_class{cls}"
-    if attr.texts:
+    if attr.method == "attention":
+        _attention_view(attr, cls, key, name, model)
+    elif attr.texts:
         figure(plots.text_highlight(attr, 0, cls), attr, cls, f"{name}_text", f"{key}_text")
         figure(plots.lime_weights(attr, 0, cls, spread=spread), attr, cls, f"{name}_weights", f"{key}_weights")
-    elif attr.is_image and attr.method == "shap":
-        figure(plots.image_attribution(attr, 0, cls), attr, cls, name, f"{key}_map")
-    elif attr.is_image:
+    elif attr.is_image and attr.method == "lime":
         figure(plots.lime_superpixels(attr, 0, cls), attr, cls, name, f"{key}_superpixels")
         figure(plots.lime_weights(attr, 0, cls, spread=spread), attr, cls, f"{name}_weights", f"{key}_weights")
-    elif attr.method == "shap":
+    elif attr.is_image:
+        figure(plots.image_attribution(attr, 0, cls), attr, cls, name, f"{key}_map")
+    elif attr.method in GAP_METHODS:  # values that add up to the output: a waterfall from the base value
         figure(plots.waterfall(attr, 0, cls, spread=spread), attr, cls, name, f"{key}_waterfall")
     else:
         figure(plots.lime_weights(attr, 0, cls, spread=spread), attr, cls, name, f"{key}_weights")
@@ -218,9 +262,22 @@ def method_view(attr: Any, cls: int, key: str, spread: np.ndarray | None = None)
         st.plotly_chart(plots.spread_map(spread, "Spread across seeds (standard deviation per pixel)"),
                         key=f"{key}_spread")
     notes = "".join(f" {n}." for n in attr.notes)
-    units = "" if attr.is_image or attr.texts else " Feature values are model inputs (after the model's preprocessing)."
+    units = "" if attr.is_image or attr.texts else (
+        " Feature values are as uploaded." if attr.display else
+        " Feature values are model inputs (after the model's preprocessing).")
     st.caption(f"{attr.algorithm}, {attr.seconds:.2f} s, {attr.model_rows:,} model evaluations, "
                f"seed {attr.seed}.{notes}{units}")
+
+
+def _attention_view(attr: Any, cls: int, key: str, name: str, model: Any) -> None:
+    """Attention rollout over the input, and each head's map of the first attention layer."""
+    from dlcore.explain.attention import attention_maps
+    from dlcore.plots.attention import attention_heads, rollout_map
+
+    figure(rollout_map(attr, 0), attr, cls, name, f"{key}_rollout")
+    if model is not None:
+        maps = attention_maps(model, np.array(attr.texts, dtype=object) if attr.texts else attr.inputs[:1])
+        st.plotly_chart(attention_heads(maps, layer=None, row=0), key=f"{key}_heads")
 
 
 def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int) -> None:
@@ -234,7 +291,7 @@ def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int) 
                       "run_global")
     if got is None:
         return
-    attr = got.attribution
+    attr = readable(got.attribution, record.meta.preprocessing)
     left, right = st.columns(2)
     with left:
         figure(plots.importance_bar(attr, cls), attr, cls, f"importance_class{cls}", "global_importance")

@@ -9,6 +9,9 @@ import numpy as np
 
 from dlcore.errors import ExplainError
 
+METHOD_LABELS = {"shap": "SHAP", "lime": "LIME", "ig": "Integrated Gradients", "smoothgrad": "SmoothGrad",
+                 "gradcam": "Grad-CAM", "occlusion": "Occlusion", "attention": "Attention"}  # method -> name for people
+
 
 def as_batch(model: Any, x: Any) -> np.ndarray:
     """``x`` as a float32 batch shaped like the model's input; one input gets a batch axis."""

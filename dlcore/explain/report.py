@@ -20,6 +20,7 @@ import numpy as np
 from dlcore.errors import ExplainError
 from dlcore.explain.agreement import AgreementMatrix, agreement_matrix
 from dlcore.explain.attribution import Attribution
+from dlcore.explain.batch import METHOD_LABELS
 from dlcore.explain.faithfulness import Faithfulness, deletion, insertion
 from dlcore.explain.plan import Progress
 from dlcore.explain.randomisation import ExplainFn, Randomisation, randomisation
@@ -250,7 +251,7 @@ def check(model: Any, attribution: Attribution, *, row: int = 0, cls: int | None
         raise ExplainError("the explanation's values contain NaN or infinity: no trust figure can be computed; "
                            "explain again (more samples, or another method)")
     skipped = dict(not_applicable or {})
-    name = attribution.method.upper() if attribution.method in ("shap", "lime") else attribution.method
+    name = METHOD_LABELS.get(attribution.method, attribution.method)
     x = _row_input(attribution, row)
     report(0.0, "faithfulness: deletion and insertion curves")
     d, i, rows = _faithfulness(model, one, x, cls, background, baseline, seed, skipped)

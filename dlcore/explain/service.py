@@ -21,6 +21,7 @@ import numpy as np
 from dlcore.errors import ExplainError
 from dlcore.explain import estimate, explain
 from dlcore.explain.attribution import Attribution
+from dlcore.explain.batch import METHOD_LABELS
 from dlcore.explain.plan import DEFAULTS, EXACT_MAX_FEATURES, BatchedPredict, Plan, Progress, is_text_model
 from dlcore.explain.report import RANDOM_ORDERS, STEPS, TrustReport, check
 from dlcore.explain.trust import Trust, assess, rerun_seeds
@@ -234,6 +235,52 @@ class TrustCost:
                 f"({self.curve_rows:,} rows){others}")
 
 
+LABELS = METHOD_LABELS
+
+
+def applicable_methods(model: Any) -> dict[str, str]:
+    """Every method, in ``dlcore.explain.METHODS`` order, with ``""`` when it applies to ``model`` or the
+    one-line reason it does not (a text model takes strings, Grad-CAM needs a convolutional layer, attention
+    maps need attention layers)."""
+    from dlcore.explain import METHODS
+
+    out = {}
+    text = is_text_model(model)
+    for method in METHODS:
+        reason = ""
+        if text and method == "shap":
+            reason = "SHAP is not offered for text models: their inputs are words, not numbers to perturb"
+        elif text and method in ("ig", "smoothgrad", "gradcam"):
+            reason = "gradients need numbers in; a text model takes strings: use occlusion or lime"
+        elif method == "gradcam":
+            reason = _refusal(lambda: _conv(model))
+        elif method == "attention":
+            reason = _refusal(lambda: _attention(model))
+        out[method] = reason
+    return out
+
+
+def _conv(model: Any) -> None:
+    from dlcore.explain.gradients import conv_layer
+
+    conv_layer(model)
+
+
+def _attention(model: Any) -> None:
+    from dlcore.explain.attention import attention_layers
+
+    attention_layers(model)
+
+
+def _refusal(check: Any) -> str:
+    """``""`` when ``check()`` passes, else its ``ExplainError`` message."""
+    try:
+        check()
+    except ExplainError as exc:
+        return str(exc)
+    return ""
+
+
 def other_methods(model: Any, method: str) -> tuple[tuple[str, ...], str]:
     """The methods an explanation made with ``method`` is compared with when no other was made: LIME for
     SHAP, SHAP for the others, LIME for a text model's other methods; and why none is left ("")."""
@@ -314,7 +361,7 @@ def trust_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, result: R
         for name in names:
             other = Request(name, seed=request.seed, target=cls)
             report(0.0, f"explaining with {name.upper()} to compare")
-            found[name.upper()] = explain(model, one_x, name, ds.x_train, seed=request.seed,
+            found[METHOD_LABELS[name]] = explain(model, one_x, name, ds.x_train, seed=request.seed,
                                           **{**explain_options(record, ds, other), "target": cls})
     elif not compare:
         skipped["agreement"] = "not asked for"
@@ -371,6 +418,6 @@ def sample_counts(modality: str, n_features: int) -> tuple[SampleCount, ...]:
                         100))
 
 
-__all__ = ["RERUNS", "Cost", "Request", "Result", "SampleCount", "TrustCost", "cost", "explain_options",
-           "explain_record", "meta_of", "other_methods", "predictions", "refuse_generative", "sample_counts",
-           "training_data", "true_label", "trust_cost", "trust_record"]
+__all__ = ["LABELS", "RERUNS", "Cost", "Request", "Result", "SampleCount", "TrustCost", "applicable_methods", "cost",
+           "explain_options", "explain_record", "meta_of", "other_methods", "predictions", "refuse_generative",
+           "sample_counts", "training_data", "true_label", "trust_cost", "trust_record"]

@@ -263,7 +263,8 @@ def lime_weights(attr: Any, row: int = 0, cls: int | None = None, max_features: 
                            marker_color=[UP if w[j] > 0 else DOWN for j in idx],
                            hovertemplate="%{y}: %{x:+.4g}<extra></extra>"))
     fit = "" if attr.local_fit is None else f" (surrogate R² {attr.local_fit[row]:.2f})"
-    fig.update_layout(template=TEMPLATE, title=f"LIME weights for {_class_label(attr, cls)}{fit}",
+    what = "LIME weights" if attr.method == "lime" else f"{attr.method.upper()} values"
+    fig.update_layout(template=TEMPLATE, title=f"{what} for {_class_label(attr, cls)}{fit}",
                       height=max(300, 24 * len(idx) + 120), xaxis_title="weight", yaxis={"type": "category"},
                       margin={"l": 200})
     if per_bar is not None:

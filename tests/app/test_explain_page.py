@@ -90,7 +90,19 @@ def test_image_model_shows_maps_for_shap_and_lime(explain_home, monkeypatch) -> 
     assert not at.exception and any("420 samples x 10 class(es)" in c.value for c in at.caption)
     assert any("300 perturbed samples per input" in c.value for c in at.caption)
     assert any(c.value.startswith("lime-image") and ", 300 model evaluations, seed 0" in c.value for c in at.caption)
-    at.radio(key="explain_method").set_value("LIME").run()
+    methods = next(m for m in at.multiselect if m.key.startswith("explain_methods_"))
+    assert methods.value == ["shap", "lime"]  # exactly the methods that apply to a CNN; attention needs attention
+    assert any("Attention: attention maps need a model with attention layers" in c.value for c in at.caption)
+    methods.set_value(["lime"]).run()
     assert not at.exception and all(not t.startswith("SHAP") for t in _titles(at))
+    methods = next(m for m in at.multiselect if m.key.startswith("explain_methods_"))
+    methods.set_value(["ig", "gradcam", "occlusion"]).run()
+    assert not at.exception and not at.error
+    titles = _titles(at)
+    for name in ("IG (ig-64-black)", "GRADCAM (gradcam-", "OCCLUSION (occlusion-patch"):
+        assert any(t.startswith(name) for t in titles), (name, titles)
+    matrix = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                  if json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "").startswith("Agreement"))
+    assert matrix["data"][0]["y"] == ["Integrated Gradients", "Grad-CAM", "Occlusion"]  # every pair compared
     at.radio(key="explain_source").set_value("Upload an image").run()
     assert not at.exception and any("Upload an image" in i.value for i in at.info)

@@ -23,8 +23,10 @@ def test_a_text_model_is_explained_with_lime_on_a_row_and_a_typed_text(home: Pat
     at = AppTest.from_file(PAGE, default_timeout=300).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="explain_model").value == model_id
-    assert not [r for r in at.radio if r.key == "explain_method"]
-    assert any("SHAP is not offered for text models" in c.value for c in at.caption)
+    methods = next(m for m in at.multiselect if m.key.startswith("explain_methods_"))
+    assert methods.value == ["lime"]  # SHAP and the gradient methods do not apply to strings; occlusion does
+    assert [o for o in methods.options] == ["LIME", "Occlusion"]
+    assert any("SHAP: SHAP is not offered for text models" in c.value for c in at.caption)
     titles = list(charts_by_title(at))
     assert titles[0] == "Model output per class" and not any(t.startswith(("Why ", "Mean |SHAP")) for t in titles)
     assert any(t.startswith("Words for ") for t in titles) and any(t.startswith("LIME weights for") for t in titles)
