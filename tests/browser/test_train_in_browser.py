@@ -1,4 +1,5 @@
-"""A user trains a tiny model in Chromium: curves appear, the job finishes, no console errors."""
+"""A user trains a tiny model in Chromium: curves appear, the job finishes, no console errors; then explains it
+with Grad-CAM."""
 from __future__ import annotations
 
 import re
@@ -36,6 +37,15 @@ def test_train_two_epochs_and_see_the_curves(page, server) -> None:
                            timeout=60_000)
     assert page.query_selector('[data-testid="stException"]') is None
     page.screenshot(path=str(page.context.browser and "/tmp/train-done.png"), full_page=True)
+    assert real_errors(page.console_errors) == []
+    # the CNN just trained, explained with Grad-CAM beside SHAP and LIME
+    page.goto(f"{server}/explain", wait_until="networkidle")
+    box = page.locator('[data-testid="stMultiSelect"] input').first
+    box.wait_for(timeout=120_000)
+    box.fill("Grad-CAM")
+    box.press("Enter")
+    page.wait_for_selector("text=GRADCAM (gradcam-", timeout=180_000)
+    assert page.query_selector('[data-testid="stException"]') is None
     assert real_errors(page.console_errors) == []
 
 
