@@ -33,6 +33,7 @@ seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
 stable = c3.checkbox("Stability check", value=True, key="explain_stable",
                      help="Explain twice more with seeds seed+1 and seed+2 and compare the rankings")
 samples = ux.sample_options(ds)
+group = ux.group_choice(ds)
 
 outputs = predictions(model, x)[0]
 classes = record.meta.output_names(ds.class_names) or ("prediction",)  # the model's own names, or the data set's
@@ -53,7 +54,7 @@ for column, method in ux.method_columns(methods):
         if got is None:
             continue
         results[method] = got
-        shown, spread = ux.readable_view(got.attribution, got.reruns, record, cls)
+        shown, spread = ux.readable_view(got.attribution, got.reruns, record, cls, group)
         ux.method_view(shown, cls, f"explain_{method}", spread, model=model)
         with st.expander("How it was made"):
             ux.trust_table(got.trust_for(cls))  # with the object masks of a validation row, where the data set has them
@@ -77,4 +78,4 @@ if results:
 if ds.modality == "tabular":
     st.subheader("Global views")
     st.caption("SHAP over a seeded sample of validation rows, for the class chosen above.")
-    ux.global_views(record, model, ds, cls, seed)
+    ux.global_views(record, model, ds, cls, seed, group)

@@ -231,11 +231,12 @@ def method_columns(items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
         yield from zip(st.columns(1 if len(items) == 1 else 2), items[start:start + 2])
 
 
-def readable_view(attr: Any, reruns: Sequence[Any], record: ModelRecord, cls: int) -> tuple[Any, Any]:
-    """The attribution as people read it (``dlcore.explain.readable``: raw values, one-hot columns summed
-    back) and the spread of its seed reruns on the same columns."""
-    shown = readable(attr, record.meta.preprocessing)
-    again = tuple(readable(r, record.meta.preprocessing) for r in reruns)
+def readable_view(attr: Any, reruns: Sequence[Any], record: ModelRecord, cls: int,
+                  group: bool = True) -> tuple[Any, Any]:
+    """The attribution as people read it (``dlcore.explain.readable``: raw values, and for ``group`` the
+    one-hot and date-part columns summed back) and the spread of its seed reruns on the same columns."""
+    shown = readable(attr, record.meta.preprocessing, group=group)
+    again = tuple(readable(r, record.meta.preprocessing, group=group) for r in reruns)
     return shown, seed_spread(shown, again, 0, cls)
 
 
@@ -280,7 +281,16 @@ def _attention_view(attr: Any, cls: int, key: str, name: str, model: Any) -> Non
         st.plotly_chart(attention_heads(maps, layer=None, row=0), key=f"{key}_heads")
 
 
-def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int) -> None:
+def group_choice(ds: Any) -> bool:
+    """Whether to sum the columns derived from one uploaded column back into it (tables only; on by default)."""
+    if ds.modality != "tabular":
+        return True
+    return bool(st.checkbox("One feature per uploaded column", value=True, key="explain_group",
+                            help="Sum the one-hot columns of a category (sex=female, sex=male) and the parts of "
+                                 "a date back into the column they came from"))
+
+
+def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int, group: bool = True) -> None:
     """SHAP over a seeded sample of validation rows: importance, beeswarm and dependence."""
     n = int(st.slider("Rows to explain", 5, min(200, ds.n_val), min(50, ds.n_val), key="explain_global_rows"))
     rows, request = global_rows(ds.n_val, n, seed), global_request(seed)
@@ -291,7 +301,7 @@ def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int) 
                       "run_global")
     if got is None:
         return
-    attr = readable(got.attribution, record.meta.preprocessing)
+    attr = readable(got.attribution, record.meta.preprocessing, group=group)
     left, right = st.columns(2)
     with left:
         figure(plots.importance_bar(attr, cls), attr, cls, f"importance_class{cls}", "global_importance")

@@ -29,6 +29,10 @@ def test_typed_row_and_global_views_of_a_model_trained_on_an_upload(home: Path, 
     assert not at.exception and not at.error
     figures = charts_by_title(at)
     importance = next(s for t, s in figures.items() if t.startswith("Mean |SHAP value|"))
+    assert {"sex", "embarked", "alone", "age"} <= set(importance["data"][0]["y"])  # one feature per uploaded column
+    assert not {"sex=female", "sex=male"} & set(importance["data"][0]["y"])
+    at.checkbox(key="explain_group").uncheck().run()
+    importance = next(s for t, s in charts_by_title(at).items() if t.startswith("Mean |SHAP value|"))
     assert {"sex=female", "sex=male", "embarked=S", "alone", "age"} <= set(importance["data"][0]["y"])
     dependence = next(b for b in at.selectbox if b.label == "Dependence of")
     assert "sex=male" in dependence.options
@@ -40,4 +44,8 @@ def test_typed_row_and_global_views_of_a_model_trained_on_an_upload(home: Path, 
     assert any(m.value.startswith("**typed row**") for m in at.markdown)
     waterfall = next(s for t, s in charts_by_title(at).items() if t.startswith("Why "))
     labels = set(waterfall["data"][0]["y"])
-    assert {"sex=female = 1", "sex=male = 0", "embarked=C = 1", "alone = 0"} <= labels  # the starting row, one-hot
+    assert {"sex=female = 1", "sex=male = 0", "embarked=C = 1"} <= labels  # the starting row, one-hot columns apart
+    at.checkbox(key="explain_group").check().run()
+    waterfall = next(s for t, s in charts_by_title(at).items() if t.startswith("Why "))
+    labels = set(waterfall["data"][0]["y"])
+    assert {"sex = female", "embarked = C"} <= labels  # raw values as uploaded, one feature per column
