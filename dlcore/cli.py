@@ -5,12 +5,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from dlcore.workspace import finite
 
 Handler = Callable[[argparse.Namespace], Any]
+Progress = Callable[[float, str], None]
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +57,26 @@ def quiet_import_tensorflow() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Progress | None]:
+    """A tqdm bar on stderr driven by ``(fraction, text)`` calls, or None when ``enabled`` is false."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def progress(fraction: float, text: str) -> None:
+        bar.set_description(text, refresh=False)
+        bar.update(max(0, min(100, round(fraction * 100)) - bar.n))
+
+    try:
+        yield progress
+    finally:
+        bar.close()
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -6,7 +6,7 @@ import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from dlcore.cli import add_json_flag, emit, table
+from dlcore.cli import add_json_flag, emit, progress_bar, table
 from dlcore.errors import ExplainError
 from dlcore.explain import METHODS
 
@@ -40,20 +40,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _bar(enabled: bool):
-    if not enabled:
-        return None, None
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, unit="%", file=sys.stderr, dynamic_ncols=True, leave=False)
-
-    def progress(fraction: float, text: str) -> None:
-        bar.set_description(text, refresh=False)
-        bar.update(max(0, round(fraction * 100) - bar.n))
-
-    return bar, progress
-
-
 def run(args: argparse.Namespace) -> int:
     from dlcore.explain.service import cost, explain_record, training_data, true_label
     from dlcore.store import ModelStore
@@ -68,12 +54,8 @@ def run(args: argparse.Namespace) -> int:
     request = _request(args)
     if not args.json:
         print(cost(record, model, ds, x, request).describe(), file=sys.stderr)
-    bar, progress = _bar(not args.json)
-    try:
+    with progress_bar(not args.json) as progress:
         got = explain_record(record, model, ds, x, request, rows=[args.index], progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
     attr, trust = got.attribution, got.trust
     result = {"model_id": args.model, "index": args.index, **attr.to_dict()["rows"][0],
               **attr.describe(), "feature_names": list(attr.feature_names), "true": true_label(ds, args.index),

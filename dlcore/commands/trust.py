@@ -6,11 +6,10 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from dlcore.cli import add_json_flag, emit, table
+from dlcore.cli import add_json_flag, emit, progress_bar, table
 from dlcore.errors import ExplainError
 from dlcore.explain import METHODS
 
@@ -34,26 +33,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="images: what removed pixels become in the deletion and insertion curves (default: blur)")
     add_json_flag(p)
     p.set_defaults(handler=run)
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Progress | None]:
-    """A tqdm bar on stderr driven by ``(fraction, text)`` calls, or None when ``enabled`` is false."""
-    if not enabled:
-        yield None
-        return
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, unit="%", file=sys.stderr, dynamic_ncols=True, leave=False)
-
-    def progress(fraction: float, text: str) -> None:
-        bar.set_description(text, refresh=False)
-        bar.update(max(0, min(100, round(fraction * 100)) - bar.n))
-
-    try:
-        yield progress
-    finally:
-        bar.close()
 
 
 def _part(progress: Progress | None, start: float, width: float) -> Progress | None:
