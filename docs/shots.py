@@ -21,7 +21,7 @@ MODELS = [  # oldest first: the pages show the newest by default
     ["--data", "digits", "--arch", "cnn", "--epochs", "10"],
 ]
 PAGES = {"train": "train", "explain": "explain", "generate": "generate", "models": "models"}
-CHARTS = {"explain": 4, "train": 3, "models": 3, "generate": 1}  # wait until this many figures have drawn
+CHARTS = {"explain": 8, "train": 3, "models": 3, "generate": 1}  # wait until this many figures have drawn
 
 
 def main() -> None:

@@ -78,7 +78,7 @@ def figures(report: TrustReport) -> dict[str, Any]:
     """The panel's figures that apply, by name."""
     out: dict[str, Any] = {}
     if report.deletion is not None or report.insertion is not None:
-        out["Faithfulness"] = plots.faithfulness_curves(report.deletion, report.insertion)
+        out["Faithfulness"] = plots.faithfulness_curves(report.deletion, report.insertion, stacked=True)
     if report.randomisation is not None:
         out["Randomisation"] = plots.randomisation_curve(report.randomisation)
     if report.agreement is not None:

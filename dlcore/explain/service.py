@@ -363,7 +363,7 @@ def trust_record(record: ModelMeta | Any, model: Any, ds: Any, x: Any, result: R
             report(0.0, f"explaining with {name.upper()} to compare")
             found[METHOD_LABELS[name]] = explain(model, one_x, name, ds.x_train, seed=request.seed,
                                           **{**explain_options(record, ds, other), "target": cls})
-    elif not compare:
+    elif not compare and not found:
         skipped["agreement"] = "not asked for"
     if not randomise:
         skipped["randomisation"] = "not asked for"

@@ -65,12 +65,14 @@ def _faithfulness_traces(f: Faithfulness, legend: bool) -> list[go.Scatter]:
     ]
 
 
-def faithfulness_curves(deletion: Faithfulness | None, insertion: Faithfulness | None) -> go.Figure:
+def faithfulness_curves(deletion: Faithfulness | None, insertion: Faithfulness | None,
+                        stacked: bool = False) -> go.Figure:
     """Deletion and insertion curves (either may be None): the class output as the explanation's most
     important parts are removed (revealed) first, against the mean of random orders with a ±1 std band.
 
     Args:
         deletion, insertion: ``dlcore.explain.faithfulness.Faithfulness`` results, or None to leave one out.
+        stacked: one panel above the other (for a narrow column) instead of side by side.
 
     Raises:
         ValueError: when both are None.
@@ -78,15 +80,17 @@ def faithfulness_curves(deletion: Faithfulness | None, insertion: Faithfulness |
     panels = [f for f in (deletion, insertion) if f is not None]
     if not panels:
         raise ValueError("faithfulness_curves needs a deletion or an insertion result; both are None")
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[faithfulness_title(f) for f in panels],
-                        horizontal_spacing=0.1)
-    for col, f in enumerate(panels, start=1):
-        for trace in _faithfulness_traces(f, legend=col == 1):
-            fig.add_trace(trace, row=1, col=col)
+    rows, cols = (len(panels), 1) if stacked else (1, len(panels))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[faithfulness_title(f) for f in panels],
+                        horizontal_spacing=0.1, vertical_spacing=0.3)
+    for i, f in enumerate(panels):
+        at = {"row": i + 1, "col": 1} if stacked else {"row": 1, "col": i + 1}
+        for trace in _faithfulness_traces(f, legend=i == 0):
+            fig.add_trace(trace, **at)
         fig.update_xaxes(title_text=f"fraction of the {f.parts} parts {ACTION.get(f.kind, 'changed')}",
-                         range=[0, 1], tickformat=".0%", row=1, col=col)
-        fig.update_yaxes(title_text=f"output for class {f.cls}", row=1, col=col)
-    fig.update_layout(template=TEMPLATE, height=420, margin={"t": 120},
+                         range=[0, 1], tickformat=".0%", **at)
+        fig.update_yaxes(title_text=f"output for class {f.cls}", **at)
+    fig.update_layout(template=TEMPLATE, height=420 * rows if stacked else 420, margin={"t": 120},
                       title="Faithfulness: the explanation's order against random orders",
                       legend={"orientation": "h", "y": -0.2})
     return fig

@@ -81,6 +81,7 @@ def test_image_model_shows_maps_for_shap_and_lime(explain_home, monkeypatch) -> 
     assert sum(t.startswith("Agreement") for t in titles) == 2  # each method against the other one already shown
     assert sum(t.startswith("Spread across seeds") for t in titles) == 2  # beside each map: the stability reruns
     assert any(c.value.startswith("trust checks: about") for c in at.caption)
+    assert not any("agreement: not asked for" in c.value for c in at.caption)  # the other method shown is compared
     at.checkbox(key="trust_randomise").uncheck().run()
     assert not at.exception and not any("randomisation: final" in t for t in _titles(at))
     assert any("randomisation: not asked for" in c.value for c in at.caption)

@@ -186,3 +186,12 @@ def test_every_trust_figure_exports_to_html() -> None:
     for fig in figures:
         html = plots.figure_html(fig)
         assert html.lower().startswith("<!doctype html>") and fig.layout.title.text.split("<")[0][:20] in html
+
+
+def test_faithfulness_curves_stack_for_a_narrow_column() -> None:
+    good = _faith("deletion", (0.9, 0.3, 0.15, 0.1, 0.1), 0.21, beats=True)
+    ins = _faith("insertion", (0.1, 0.5, 0.8, 0.9, 0.9), 0.7, beats=True)
+    side, stacked = trust.faithfulness_curves(good, ins), trust.faithfulness_curves(good, ins, stacked=True)
+    assert side.layout.xaxis.domain[1] < side.layout.xaxis2.domain[0]  # side by side
+    assert stacked.layout.xaxis.domain == stacked.layout.xaxis2.domain  # one above the other
+    assert stacked.layout.yaxis.domain[0] > stacked.layout.yaxis2.domain[1] and stacked.layout.height == 840
