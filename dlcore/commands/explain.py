@@ -40,8 +40,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from dlcore.explain.service import cost, explain_record, training_data, true_label
+def stored_row(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The record, loaded model and data set of ``--model`` (``--data`` for an import without its own),
+    with ``--index`` checked against the validation split; shared by ``explain`` and ``trust``."""
+    from dlcore.explain.service import training_data
     from dlcore.store import ModelStore
 
     store = ModelStore()
@@ -49,7 +51,13 @@ def run(args: argparse.Namespace) -> int:
     ds = training_data(record, args.data)  # refuses a VAE or GAN, and an import without --data
     if not 0 <= args.index < ds.n_val:
         raise ExplainError(f"--index {args.index} is outside the validation split; choose 0 to {ds.n_val - 1}")
-    model = store.load(args.model)
+    return record, store.load(args.model), ds
+
+
+def run(args: argparse.Namespace) -> int:
+    from dlcore.explain.service import cost, explain_record, true_label
+
+    record, model, ds = stored_row(args)
     x = ds.x_val[args.index:args.index + 1]
     request = _request(args)
     if not args.json:

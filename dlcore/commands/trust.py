@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from dlcore.cli import add_json_flag, emit, progress_bar, table
-from dlcore.errors import ExplainError
 from dlcore.explain import METHODS
 
 Progress = Callable[[float, str], None]
@@ -44,15 +43,10 @@ def _part(progress: Progress | None, start: float, width: float) -> Progress | N
 
 def run(args: argparse.Namespace) -> int:
     """Load the stored model and its data set, check one validation row's explanation, print the report."""
-    from dlcore.explain.service import training_data
-    from dlcore.store import ModelStore
+    from dlcore.commands.explain import stored_row
 
-    store = ModelStore()
-    record = store.get(args.model)
-    ds = training_data(record, args.data)  # refuses a VAE or GAN, and an import without --data
-    if not 0 <= args.index < ds.n_val:
-        raise ExplainError(f"--index {args.index} is outside the validation split; choose 0 to {ds.n_val - 1}")
-    out = {**measure(args, record, store.load(args.model), ds), "model_id": args.model, "index": args.index}
+    record, model, ds = stored_row(args)
+    out = {**measure(args, record, model, ds), "model_id": args.model, "index": args.index}
     emit(args, out, human)
     return 0
 
