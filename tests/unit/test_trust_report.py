@@ -104,7 +104,10 @@ def test_a_regression_and_a_one_feature_table_get_figures_or_reasons() -> None:
     shap = explain(linear, x, "shap", bg, seed=0)  # one output: a regression, class 0
     r = check(linear, shap, background=bg, explain_fn=lambda m, rows: explain(m, rows, "shap", bg).values, seed=0)
     assert r.cls == 0 and r.deletion is not None and r.randomisation.repeats == 3
-    assert r.to_dict()["deletion_auc"] is not None and r.verdict.level in (CARE, "reliable", NOT_RELIABLE)
+    d = r.deletion  # starts at the prediction, ends with every feature replaced by the background rows
+    assert d.curve[0] == pytest.approx(float(linear.predict_on_batch(x)[0, 0]), abs=1e-4)
+    assert d.curve[-1] == pytest.approx(float(linear.predict_on_batch(bg).mean()), abs=1e-4)
+    assert r.to_dict()["deletion_auc"] == pytest.approx(d.auc)
     inputs = keras.Input((1,))
     one = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
     single = explain(one, np.ones((1, 1), np.float32), "shap", rng.normal(size=(20, 1)).astype(np.float32))
