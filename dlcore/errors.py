@@ -24,3 +24,7 @@ class JobError(DlcoreError):
 
 class ExplainError(DlcoreError):
     """An explanation that cannot be computed for this model or input."""
+
+
+class FairnessError(DlcoreError):
+    """A fairness audit or mitigation that cannot be run on this model, data or column."""

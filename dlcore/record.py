@@ -56,6 +56,56 @@ class DataSummary:
     description: str = ""
 
 
+BIG = 1e9  # Fairlearn's thresholds of +-inf are kept as +-BIG: scores are probabilities, JSON has no inf
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """Fairlearn's interpolated thresholds for one group: with probability ``p0`` predict ``score operator0
+    threshold0``, else ``score operator1 threshold1``; then, with probability ``p_ignore``, the constant
+    ``prediction_constant`` instead (equalized odds)."""
+
+    p0: float
+    operator0: str
+    threshold0: float
+    p1: float
+    operator1: str
+    threshold1: float
+    p_ignore: float = 0.0
+    prediction_constant: float = 0.0
+
+
+@dataclass(frozen=True)
+class PostProcessing:
+    """A trained model post-processed for fairness: group-specific thresholds on its score for ``positive``
+    (Fairlearn's ``ThresholdOptimizer``), fitted on the training rows. ``before`` / ``after``: validation
+    accuracy and disparities of the base model and of this one."""
+
+    method: str
+    constraint: str
+    sensitive: tuple[str, ...]
+    positive: int
+    rules: Mapping[str, ThresholdRule]
+    base_model: str = ""
+    bins: int = 0
+    before: Mapping[str, float | None] = field(default_factory=dict)
+    after: Mapping[str, float | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "constraint": self.constraint, "sensitive": list(self.sensitive),
+                "positive": self.positive, "base_model": self.base_model, "bins": self.bins,
+                "rules": {g: {f.name: getattr(r, f.name) for f in fields(r)} for g, r in self.rules.items()},
+                "before": dict(self.before), "after": dict(self.after)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PostProcessing:
+        rules = {str(g): ThresholdRule(**_known(ThresholdRule, r)) for g, r in (data.get("rules") or {}).items()}
+        return cls(method=str(data.get("method", "")), constraint=str(data.get("constraint", "")),
+                   sensitive=_strs(data.get("sensitive")), positive=int(data.get("positive", 1)), rules=rules,
+                   base_model=str(data.get("base_model") or ""), bins=int(data.get("bins") or 0),
+                   before=dict(data.get("before") or {}), after=dict(data.get("after") or {}))
+
+
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
@@ -104,6 +154,7 @@ class ModelMeta:
     created: str = ""
     params: int | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
+    postprocessing: PostProcessing | None = None
     schema: int = SCHEMA
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -126,6 +177,7 @@ class ModelMeta:
         summary = data.pop("dataset", None)
         imported = data.pop("imported", None)
         scale = data.pop("input_scale", None)
+        post = data.pop("postprocessing", None)
         values = _known(cls, data)
         extra = {k: v for k, v in data.items() if k not in values}
         values.pop("extra", None)
@@ -157,6 +209,7 @@ class ModelMeta:
                       "input_scale": (float(scale[0]), float(scale[1])) if scale else None,
                       "latent_dim": int(latent) if latent is not None else None,
                       "params": int(params) if params is not None else None,
+                      "postprocessing": PostProcessing.from_dict(post) if isinstance(post, Mapping) else None,
                       "extra": extra})
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,6 +222,8 @@ class ModelMeta:
             value = getattr(self, f.name)
             if f.name == "config":
                 value = value.to_dict() if value is not None else None
+            elif isinstance(value, PostProcessing):
+                value = value.to_dict()
             elif isinstance(value, (DataSummary, ImportInfo)):
                 value = {g.name: getattr(value, g.name) for g in fields(value)}
             out[f.name] = finite(value)
@@ -203,6 +258,9 @@ class ModelMeta:
         """How the model came to be, for people: trained, imported, or fine-tuned from a base."""
         if self.is_imported:
             return "imported"
+        if self.postprocessing is not None:
+            p = self.postprocessing
+            return f"post-processed for {p.constraint.replace('_', ' ')} by {', '.join(p.sensitive)}"
         tune = self.finetune_report
         return f"fine-tuned from {tune.get('base_label', '?')}" if tune or self.finetuned else "trained"
 
@@ -271,24 +329,25 @@ class ModelMeta:
                 f"{same}. Output k is read as the data set's k-th class; predictions are shown in the model's names, "
                 "true classes in the data set's.")
 
-    def data_key(self, data: str | None = None) -> tuple[str, str | None, float, int]:
-        """``(data, target, validation_split, seed)``: how to load the data set it was trained on, split as in
-        training; for a model without one, the data set ``data`` names with the default split."""
+    def data_key(self, data: str | None = None) -> tuple[str, str | None, float, int, tuple[str, ...] | None]:
+        """``(data, target, validation_split, seed, sensitive)``: how to load the data set it was trained on,
+        split as in training, with the sensitive columns it was trained without (None: the data's own); for a
+        model without one, the data set ``data`` names with the default split."""
         if self.config is not None and self.config.data:
             c = self.config
-            return str(c.data), c.target, float(c.validation_split), int(c.seed)
+            return str(c.data), c.target, float(c.validation_split), int(c.seed), tuple(c.sensitive) or None
         if not data:
             raise ExplainError("this model was imported without its training data; name a data set shaped like "
                                "its input to explain it with (--data NAME|FILE, or pick one on the Explain page)")
-        return str(data), None, 0.2, 0
+        return str(data), None, 0.2, 0, None
 
     def training_dataset(self, data: str | None = None) -> Any:
         """The data set it was trained on, split as it was (inputs by index, background rows); for a model
         stored without one (an imported file), the data set ``data`` names, checked to fit it."""
         from dlcore.data import load_dataset
 
-        ref, target, split, seed = self.data_key(data)
-        ds = load_dataset(ref, target, split, seed)
+        ref, target, split, seed, sensitive = self.data_key(data)
+        ds = load_dataset(ref, target, split, seed, sensitive)
         if not self.has_training_data:
             self.check_fits(ds)
         return ds

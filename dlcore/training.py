@@ -149,6 +149,23 @@ def make_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
     return kind_for(config).build(config, dataset)
 
 
+def training_weights(config: TrainConfig, dataset: Dataset) -> np.ndarray | None:
+    """Reweighing's sample weights (``config.reweigh``): group and label made independent over the training
+    rows' sensitive columns taken together (``dlcore.fairness.mitigation.reweigh``); None without it."""
+    if not config.reweigh:
+        return None
+    from dlcore.fairness.groups import as_groups, combine
+    from dlcore.fairness.mitigation import reweigh
+
+    if dataset.task != "classification":
+        raise DlcoreError("reweighing balances groups and classes; it is for classifiers, not regression")
+    if not dataset.sensitive:
+        raise DlcoreError(f"reweighing needs a sensitive column and {dataset.name!r} has none; mark one "
+                          "(--sensitive COL, or on the Data page)")
+    groups = combine([as_groups(dataset.sensitive_train[c], c) for c in dataset.sensitive])
+    return reweigh(groups, dataset.y_train).astype(np.float32)
+
+
 def fit(config: TrainConfig, dataset: Dataset, folder: Path, extra_callbacks: Sequence[keras.callbacks.Callback] = (),
         kind: JobKind | None = None) -> tuple[keras.Model, JobMonitor, keras.callbacks.History]:
     """Build, compile and fit a model as ``config`` says (as ``kind`` does it, default: the config's kind);
@@ -161,6 +178,7 @@ def fit(config: TrainConfig, dataset: Dataset, folder: Path, extra_callbacks: Se
     steps = math.ceil(dataset.n_train / config.batch_size)
     monitor = JobMonitor(folder, config.epochs, steps)
     history = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),
+                        sample_weight=training_weights(config, dataset),
                         epochs=config.epochs, batch_size=config.batch_size, verbose=0,
                         callbacks=[*job_callbacks(folder, config, monitor, kind), *extra_callbacks])
     return model, monitor, history
@@ -175,7 +193,8 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
         update_status(folder, state="running", started=time.time(), epochs=config.epochs)
         info = device.configure(config.mixed_precision)
         update_status(folder, device=info.label, mixed_precision=info.mixed_precision)
-        dataset = load_dataset(config.data, config.target, config.validation_split, config.seed)
+        dataset = load_dataset(config.data, config.target, config.validation_split, config.seed,
+                               tuple(config.sensitive) or None)
         dataset = limit_train(dataset, config.train_limit, config.seed)
         kind = kind_for(config).prepare(JobSetup(folder, config, dataset, run_job))
         device.configure(config.mixed_precision)  # again: a job run by ``prepare`` set it up for its own config

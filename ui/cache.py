@@ -26,13 +26,16 @@ def device_info() -> DeviceInfo:
 
 
 @st.cache_resource(show_spinner="Loading data set...", max_entries=16)
-def _dataset(ref: str, target: str | None, validation_split: float, seed: int, version: str) -> Dataset:
-    return load_dataset(ref, target=target, validation_split=validation_split, seed=seed)
+def _dataset(ref: str, target: str | None, validation_split: float, seed: int, version: str,
+             sensitive: tuple[str, ...] | None) -> Dataset:
+    return load_dataset(ref, target=target, validation_split=validation_split, seed=seed, sensitive=sensitive)
 
 
-def dataset(ref: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0) -> Dataset:
-    """A data set, loaded once per set of arguments (and again when a stored upload of that name changes)."""
-    return _dataset(ref, target, validation_split, seed, DatasetStore(workspace()).version(ref))
+def dataset(ref: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0,
+            sensitive: tuple[str, ...] | None = None) -> Dataset:
+    """A data set, loaded once per set of arguments (and again when a stored upload of that name changes);
+    ``sensitive``: columns kept out of the inputs for the audit (None: as the data set was kept)."""
+    return _dataset(ref, target, validation_split, seed, DatasetStore(workspace()).version(ref), sensitive)
 
 
 def store() -> ModelStore:

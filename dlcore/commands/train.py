@@ -63,6 +63,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--conditional", action="store_true", help="give the class to the model")
     g.add_argument("--label-smoothing", type=float, default=0.1, help="gan: real images' target is 1 - this")
     g.add_argument("--d-lr", type=float, default=None, help="gan: discriminator learning rate (default: --lr)")
+    f = p.add_argument_group("fairness")
+    f.add_argument("--sensitive", action="append", default=[], metavar="COL",
+                   help="a sensitive column of the table: kept out of the inputs, kept for the audit (repeatable)")
+    f.add_argument("--reweigh", action="store_true",
+                   help="weight training rows so group and label are independent (Kamiran and Calders 2012)")
     add_train_arguments(p)
     add_json_flag(p)
     p.set_defaults(handler=run)
@@ -100,7 +105,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        early_stopping=args.early_stopping, validation_split=args.validation_split,
                        seed=args.seed, name=args.name, mixed_precision=args.mixed_precision,
                        distribute=args.distribute, d_learning_rate=args.d_lr,
-                       train_limit=args.train_limit)
+                       train_limit=args.train_limit, sensitive=tuple(args.sensitive), reweigh=args.reweigh)
 
 
 def run_config(config: TrainConfig, args: argparse.Namespace) -> int:

@@ -1,26 +1,37 @@
 """Data sets: built-in ones, uploads, and the Dataset they all become."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dlcore.data.builtin import BuiltinInfo, builtin_names, list_builtin, load_builtin
 from dlcore.data.dataset import Dataset, Modality, Task
 from dlcore.data.preprocess import Preprocessing
 from dlcore.errors import DataError
 
 
-def load_dataset(ref: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0) -> Dataset:
-    """Load a data set by reference: a built-in name, a stored upload's name, or a CSV / ZIP / NPZ file path."""
+def load_dataset(ref: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0,
+                 sensitive: Sequence[str] | None = None) -> Dataset:
+    """Load a data set by reference: a built-in name, a stored upload's name, or a CSV / ZIP / NPZ file path.
+
+    ``sensitive`` names columns of a table to keep for the fairness audit and out of the model's inputs; None
+    keeps what was chosen when the upload was kept (a built-in set has its own, if any)."""
     from pathlib import Path
 
     from dlcore.data.stored import DatasetStore
-    from dlcore.data.upload import load_file
+    from dlcore.data.upload import Choices, load_file
 
     if ref in builtin_names():
-        return load_builtin(ref, validation_split=validation_split, seed=seed)
+        ds = load_builtin(ref, validation_split=validation_split, seed=seed)
+        unknown = [c for c in sensitive or () if c not in ds.sensitive]
+        if unknown:
+            own = f"its sensitive column is {', '.join(ds.sensitive)}" if ds.sensitive else "it has none"
+            raise DataError(f"the built-in data set {ref!r} has no sensitive column {unknown[0]!r} ({own})")
+        return ds
     store = DatasetStore()
     if ref in store.names():
-        return store.load(ref, target, validation_split, seed)
+        return store.load(ref, target, validation_split, seed, sensitive)
     if Path(ref).is_file():
-        return load_file(ref, target, validation_split, seed)
+        return load_file(ref, target, validation_split, seed, choices=Choices(sensitive=tuple(sensitive or ())))
     raise DataError(f"unknown data set {ref!r}; choose a built-in one ({', '.join(builtin_names())}), "
                     "a stored upload (`python -m dlcore datasets`) or the path of a CSV, ZIP or NPZ file")
 

@@ -1,5 +1,5 @@
 """Built-in data sets. All offline: scikit-learn's bundled tables and images, generated shapes, and a generated
-table whose causes are known (``causes``)."""
+table whose causes are known (``causes``), and a generated table with a known bias (``hiring``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,6 +9,7 @@ import numpy as np
 
 from dlcore.data.dataset import Dataset
 from dlcore.data.preprocess import Preprocessing, fit_numeric
+from dlcore.data.split import split_indices
 from dlcore.errors import DataError
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
@@ -27,18 +28,6 @@ class BuiltinInfo:
     task: str
     modality: str
     description: str
-
-
-def split_indices(n: int, validation_split: float, seed: int, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded row indices ``(train, validation)``, each sorted: ``validation_split`` of ``n`` rows for validation,
-    stratified by ``y`` when given (classification). Every loader, built-in or uploaded, splits this way."""
-    from sklearn.model_selection import train_test_split
-
-    if not 0.0 < validation_split < 1.0:
-        raise DataError(f"validation split must be between 0 and 1, got {validation_split}")
-    idx = np.arange(n)
-    tr, va = train_test_split(idx, test_size=validation_split, random_state=seed, stratify=y)
-    return np.sort(tr), np.sort(va)
 
 
 def _tabular(name: str, bunch, task: str, validation_split: float, seed: int, description: str) -> Dataset:
@@ -199,6 +188,17 @@ _register(BuiltinInfo("causes", "classification", "tabular",
                       f"generated table with known causes: the target depends on {', '.join(CAUSES)} only; "
                       f"{' and '.join(DISTRACTORS)} are correlated with a cause but unused; the rest is noise"),
           _causes)
+
+
+def _hiring(validation_split: float, seed: int) -> Dataset:
+    from dlcore.data.hiring import load_hiring
+
+    return load_hiring(validation_split, seed)
+
+
+_register(BuiltinInfo("hiring", "classification", "tabular",
+                      "generated job candidates whose historical labels are biased against women; 'sex' is kept "
+                      "out of the inputs for the fairness audit and 'club' carries it"), _hiring)
 
 
 def builtin_names() -> list[str]:

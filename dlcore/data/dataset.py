@@ -1,6 +1,7 @@
 """The Dataset every loader returns: split arrays ready for a model, plus what is needed to explain them."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,7 +21,9 @@ class Dataset:
     classification or floats for regression. ``masks_*`` (optional, images only) hold ground-truth
     object masks shaped like the images without channels, so explanations can be scored. ``causes``
     (optional, tables only) names the features that truly cause the target, when known (generated data);
-    empty otherwise.
+    empty otherwise. ``sensitive_train`` / ``sensitive_val`` hold the raw values (object arrays, None where
+    missing) of the columns marked sensitive, row for row with ``x_*``: kept for the fairness audit, and model
+    inputs only when the user said so.
     """
 
     name: str
@@ -37,6 +40,8 @@ class Dataset:
     masks_train: np.ndarray | None = None
     masks_val: np.ndarray | None = None
     causes: tuple[str, ...] = ()
+    sensitive_train: Mapping[str, np.ndarray] = field(default_factory=dict)
+    sensitive_val: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -56,6 +61,11 @@ class Dataset:
     def n_val(self) -> int:
         return int(len(self.x_val))
 
+    @property
+    def sensitive(self) -> tuple[str, ...]:
+        """The names of the sensitive columns kept with the data."""
+        return tuple(self.sensitive_val)
+
     def labels(self) -> np.ndarray:
         """Every row's label or target, training rows first, then validation rows."""
         return np.concatenate([self.y_train, self.y_val])
@@ -72,4 +82,5 @@ class Dataset:
             "n_features": len(self.feature_names),
             "classes": list(self.class_names),
             "description": self.description,
+            "sensitive": list(self.sensitive),
         }

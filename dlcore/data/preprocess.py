@@ -72,6 +72,17 @@ class Preprocessing:
             return []
         return [n for c in self.params["columns"] for n in _column_outputs(c)]
 
+    def column_inputs(self) -> dict[str, tuple[int, ...]]:
+        """For a table: each original column -> the indices of the model inputs made from it (one-hot
+        categories and date parts share their column); empty for anything else."""
+        out: dict[str, tuple[int, ...]] = {}
+        start = 0
+        for col in self.params.get("columns", []) if self.kind == "tabular" else []:
+            width = len(_column_outputs(col))
+            out[str(col["name"])] = tuple(range(start, start + width))
+            start += width
+        return out
+
 
 def fit_numeric(x_train: np.ndarray, names: list[str]) -> Preprocessing:
     """Fit median imputation and standard scaling on the training rows only."""

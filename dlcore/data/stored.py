@@ -10,8 +10,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,13 +142,19 @@ class DatasetStore:
         except (OSError, DataError):
             return ""
 
-    def load(self, name: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0) -> Dataset:
-        """The stored upload as a Dataset, with its stored choices (and another target if given)."""
+    def load(self, name: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0,
+             sensitive: Sequence[str] | None = None) -> Dataset:
+        """The stored upload as a Dataset, with its stored choices (and another target, or other sensitive
+        columns kept out of the inputs, if given)."""
         stored = self.get(name)
         choices = stored.choices
+        if sensitive is not None:
+            choices = replace(choices, sensitive=tuple(sensitive), sensitive_inputs=())
         if target and target != choices.target:
             # the column choices were made for the stored target; how the file is read still holds
-            choices = Choices(target=target, image_size=choices.image_size, read_as=choices.read_as)
+            kept = tuple(c for c in choices.sensitive if c != target)
+            choices = Choices(target=target, image_size=choices.image_size, read_as=choices.read_as, sensitive=kept,
+                              sensitive_inputs=tuple(c for c in choices.sensitive_inputs if c in kept))
         raw = read_path(stored.file, image_size=choices.image_size)
         return to_dataset(raw, choices, name, validation_split, seed)
 

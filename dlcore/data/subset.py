@@ -23,4 +23,6 @@ def limit_train(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
     keep, _ = train_test_split(np.arange(dataset.n_train), train_size=n, random_state=seed, stratify=y)
     keep = np.sort(keep)
     masks = dataset.masks_train[keep] if dataset.masks_train is not None else None
-    return dataclasses.replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep], masks_train=masks)
+    groups = {name: values[keep] for name, values in dataset.sensitive_train.items()}
+    return dataclasses.replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep], masks_train=masks,
+                               sensitive_train=groups)

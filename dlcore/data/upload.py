@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from dlcore.data import validate
-from dlcore.data.builtin import split_indices
 from dlcore.data.columns import (
     PARSE_SHARE,
     TARGET_NAMES,
@@ -32,6 +31,7 @@ from dlcore.data.columns import (
 from dlcore.data.dataset import Dataset
 from dlcore.data.preprocess import Preprocessing, as_number, as_text, fit_numeric, fit_tabular
 from dlcore.data.readers import RawUpload, read_path
+from dlcore.data.split import split_indices
 from dlcore.errors import DataError
 
 TASKS = ("classification", "regression")
@@ -48,12 +48,15 @@ class Choices:
     ordinal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> categories in order; () one-hot
     image_size: int | None = None
     read_as: str | None = None  # arrays shaped (n, a, b): "image" (grey, a x b) or "sequence" (a steps of b)
+    sensitive: tuple[str, ...] = ()  # columns kept for the fairness audit
+    sensitive_inputs: tuple[str, ...] = ()  # those of them also given to the model (default: none)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "task": self.task,
                 "exclude": None if self.exclude is None else list(self.exclude),
                 "ordinal": {k: list(v) for k, v in self.ordinal.items()}, "image_size": self.image_size,
-                "read_as": self.read_as}
+                "read_as": self.read_as, "sensitive": list(self.sensitive),
+                "sensitive_inputs": list(self.sensitive_inputs)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Choices:
@@ -62,7 +65,9 @@ class Choices:
         return cls(target=data.get("target"), task=data.get("task"),
                    exclude=None if exclude is None else tuple(str(c) for c in exclude),
                    ordinal={str(k): tuple(str(c) for c in v) for k, v in (data.get("ordinal") or {}).items()},
-                   image_size=data.get("image_size"), read_as=data.get("read_as"))
+                   image_size=data.get("image_size"), read_as=data.get("read_as"),
+                   sensitive=tuple(str(c) for c in data.get("sensitive") or ()),
+                   sensitive_inputs=tuple(str(c) for c in data.get("sensitive_inputs") or ()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +84,7 @@ class Preview:
     class_names: tuple[str, ...] = ()
     columns: tuple[ColumnInfo, ...] = ()  # the feature columns of a table
     warnings: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()  # columns kept for the fairness audit
 
     @property
     def n_rows(self) -> int:
@@ -132,6 +138,7 @@ class Preview:
                 "target": self.target, "rows_read": self.raw.n_rows, "rows": self.n_rows,
                 "features": list(self.features), "classes": self.class_counts(),
                 "columns": [{**c.to_dict(), "action": action(c)} for c in self.columns],
+                "sensitive": list(self.sensitive),
                 "notes": list(self.raw.notes), "warnings": [*self.raw.skipped, *self.warnings]}
 
 
@@ -221,6 +228,9 @@ def _apply_choices(frame: pd.DataFrame, infos: list[ColumnInfo], choices: Choice
                             "list every category once, lowest first")
     out = []
     for info in infos:
+        if info.name in choices.sensitive and info.name not in choices.sensitive_inputs:
+            out.append(dataclasses.replace(info, use=None, note="left out: sensitive, kept for the fairness audit"))
+            continue
         if choices.exclude is not None and info.name in choices.exclude:
             if info.use:  # a column flagged already keeps the reason it was flagged for
                 info = dataclasses.replace(info, use=None, note="left out by your choice")
@@ -273,6 +283,7 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
         shown = ", ".join(repr(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
         raise DataError(f"no column {target!r} to use as the target; the columns are {shown}")
     task, keep, y, classes, warnings = _target(frame[target], target, choices.task)
+    _check_sensitive(choices, names, target)
     infos = [infer_column(n, frame[n]) for n in names if n != target]
     if all(i.kind == "empty" for i in infos):
         raise DataError("every feature column is empty; fill in values or upload another file")
@@ -283,7 +294,20 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
         raise DataError(f"no feature columns left: every column but the target {target!r} is left out; include one")
     modality = "text" if len(used) == 1 and used[0].use == "text" else "tabular"
     return Preview(raw, "texts" if modality == "text" else "table", modality, task, target, keep, y, classes,
-                   tuple(infos), tuple(warnings))
+                   tuple(infos), tuple(warnings), choices.sensitive)
+
+
+def _check_sensitive(choices: Choices, names: list[str], target: str) -> None:
+    for col in (*choices.sensitive, *choices.sensitive_inputs):
+        if col not in names:
+            raise DataError(f"no column {col!r} to mark as sensitive; the columns are "
+                            + ", ".join(repr(n) for n in names[:12]) + (", ..." if len(names) > 12 else ""))
+        if col == target:
+            raise DataError(f"{col!r} is the target; a sensitive column is another column (the audit compares "
+                            "the target across its groups)")
+    stray = [c for c in choices.sensitive_inputs if c not in choices.sensitive]
+    if stray:
+        raise DataError(f"{stray[0]!r} is given to the model as a sensitive input but not marked sensitive")
 
 
 READ_AS = ("image", "sequence")
@@ -314,6 +338,9 @@ def understand(raw: RawUpload, choices: Choices | None = None, validation_split:
         assert raw.labels is not None and raw.x is not None
         if raw.kind == "images" and choices.task == "regression":
             raise DataError("images are labelled by their folder, so the task is classification")
+        if choices.sensitive:
+            raise DataError(f"sensitive columns are columns of a table; this {raw.kind} upload has none. To audit "
+                            "images or arrays by group, upload a CSV table with a group column beside the features")
         target = "class folder" if raw.kind == "images" else "y"
         task, keep, y, classes, warnings = _target(pd.Series(raw.labels), target, choices.task)
         modality = "image" if raw.kind == "images" else array_modality(raw.x, choices.read_as)
@@ -358,10 +385,16 @@ def to_dataset(raw: RawUpload, choices: Choices | None = None, name: str = "", v
     train, val = split_indices(preview.n_rows, validation_split, seed, preview.y if classification else None)
     x, prep, features = _inputs(preview, train)
     y = preview.y
+    groups = {}
+    if preview.sensitive and raw.frame is not None:
+        rows = raw.frame.loc[preview.keep]
+        groups = {c: rows[c].astype(object).where(rows[c].notna(), None).to_numpy(dtype=object)
+                  for c in preview.sensitive}
     return Dataset(
         name=name or Path(raw.filename).stem, task=preview.task, modality=preview.modality,  # type: ignore[arg-type]
         x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], feature_names=features,
         class_names=preview.class_names, preprocessing=prep,
+        sensitive_train={c: v[train] for c, v in groups.items()}, sensitive_val={c: v[val] for c, v in groups.items()},
         description=f"Uploaded {preview.kind} {raw.filename}: {preview.n_rows} rows, target {preview.target!r} "
                     f"({preview.task}).",
     )

@@ -112,6 +112,8 @@ class TrainConfig:
     train_limit: int = 0  # use at most this many training rows (seeded, stratified); 0: all
     finetune: FineTuneSpec | None = None
     d_learning_rate: float | None = None  # gan: the discriminator's learning rate (None: learning_rate)
+    sensitive: tuple[str, ...] = ()  # columns kept out of the inputs for the fairness audit (() : the data's own)
+    reweigh: bool = False  # weight training rows so group and label are independent (needs sensitive columns)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -144,4 +146,5 @@ class TrainConfig:
         tune = values.pop("finetune", None)
         tune_fields = {f.name for f in fields(FineTuneSpec)}
         tune = FineTuneSpec(**{k: v for k, v in tune.items() if k in tune_fields}) if tune else None
+        values["sensitive"] = tuple(str(c) for c in values.get("sensitive") or ())
         return cls(model=ModelSpec(**model), finetune=tune, **values)

@@ -1,0 +1,1 @@
+"""Fairness: per-group metrics (Fairlearn), proxies, shortcuts and leaks, mitigation."""
