@@ -20,6 +20,7 @@ PAGES = [
     st.Page("app_pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
     st.Page("app_pages/finetune.py", title="Fine-tune", icon=":material/tune:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/psychology:"),
+    st.Page("app_pages/fairness.py", title="Fairness", icon=":material/balance:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 

@@ -1,11 +1,13 @@
 """Data: upload your own file and see what was understood, keep it, or look at a built-in data set."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dlcore import plots
 from ui.cache import dataset
+from ui.fairness import data_group_views
 from ui.upload import caps_caption, choose, keep_form, kept_list, read_upload, show, understood
 from ui.widgets import dataset_picker
 
@@ -40,6 +42,13 @@ with builtin_tab:
     c4.metric("Input shape", " x ".join(map(str, ds.input_shape)) or "text")
     if ds.task == "classification":
         st.plotly_chart(plots.class_balance(ds.labels(), ds.class_names), key="balance")
+    if ds.sensitive:
+        st.subheader("Sensitive columns")
+        st.caption(f"Kept for the fairness audit, not given to the model: {', '.join(ds.sensitive)}.")
+        group_frame = pd.DataFrame({c: np.concatenate([ds.sensitive_train[c], ds.sensitive_val[c]])
+                                    for c in ds.sensitive})
+        data_group_views(group_frame, np.ones(len(group_frame), bool), ds.labels(), ds.sensitive, ds.class_names,
+                         "builtin")
     if ds.modality == "image":
         st.plotly_chart(plots.sample_images(ds.x_train, ds.y_train, ds.class_names), key="samples")
     elif ds.modality == "tabular":

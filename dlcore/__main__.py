@@ -14,7 +14,8 @@ from dlcore import __version__  # noqa: E402
 from dlcore.cli import fail, quiet_import_tensorflow  # noqa: E402
 from dlcore.errors import DlcoreError  # noqa: E402
 
-COMMAND_MODULES = ("datasets", "train", "models", "validate", "sample", "finetune", "importer", "explain", "trust")
+COMMAND_MODULES = ("datasets", "train", "models", "validate", "sample", "finetune", "importer", "explain", "trust",
+                   "fairness")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,6 @@ import numpy as np
 import streamlit as st
 
 from dlcore import plots
-from dlcore.errors import DlcoreError
 from dlcore.explain.attribution import GAP_METHODS
 from dlcore.explain.inputs import image_input, row_fields, row_input, text_input
 from dlcore.explain.readable import readable
@@ -34,6 +33,7 @@ from dlcore.explain.views import feature_order, global_request, global_rows
 from dlcore.store import ModelRecord
 from ui.cache import dataset
 from ui.cache import model as load_model
+from ui.widgets import NOTHING, with_progress
 
 MAX_KEPT = 48  # explanations kept per server (each is a few arrays of the input's size)
 AUTO_RUN_ROWS = 3_000_000  # explanations cheaper than this many model evaluations run without a click
@@ -138,14 +138,9 @@ def explanation(key: tuple, plan: Cost, compute: Callable[[Callable[[float, str]
             return kept[key]
     if plan.model_rows > AUTO_RUN_ROWS and not st.button("Run", key=button_key, type="primary"):
         return None
-    bar = st.progress(0.0, text="starting...")
-    try:
-        result = compute(lambda fraction, text: bar.progress(min(1.0, max(0.0, fraction)), text=text))
-    except DlcoreError as exc:
-        bar.empty()
-        st.error(str(exc))
+    result = with_progress(compute)
+    if result is NOTHING:
         return None
-    bar.empty()
     with lock:
         kept[key] = result
         while len(kept) > MAX_KEPT:

@@ -18,6 +18,7 @@ from dlcore.data.upload import Choices, Preview, array_modality, understand
 from dlcore.errors import DlcoreError
 from dlcore.preview import example_images, histogram_rows
 from ui.cache import workspace
+from ui.fairness import data_group_views, sensitive_choice
 
 
 def caps_caption() -> str:
@@ -70,8 +71,9 @@ def choose(raw: RawUpload, key: str) -> Choices:
     exclude = st.multiselect("Columns left out", others, default=flagged, key=f"exclude_{key}_{target}",
                              help="Flagged by default: IDs, free text, empty or constant columns, copies of the target")
     same = sorted(exclude) == sorted(flagged)  # untouched: keep the defaults (and their reasons)
+    sensitive, inputs = sensitive_choice(list(raw.frame.columns), target, key)
     return Choices(target=target, task=choices.task, exclude=None if same else tuple(exclude),
-                   ordinal=_orders(raw, first, key))
+                   ordinal=_orders(raw, first, key), sensitive=sensitive, sensitive_inputs=inputs)
 
 
 def _orders(raw: RawUpload, first: Preview | None, key: str) -> dict[str, tuple[str, ...]]:
@@ -132,6 +134,9 @@ def show(preview: Preview, key: str) -> None:
                      column_config={"what will be done": st.column_config.TextColumn(width="large")})
     if preview.task == "classification":
         st.plotly_chart(plots.class_balance(preview.y, preview.class_names), key=f"balance_{key}")
+    if preview.sensitive and raw.frame is not None:
+        st.subheader("Sensitive columns")
+        data_group_views(raw.frame, preview.keep, preview.y, preview.sensitive, preview.class_names, key)
     if preview.modality == "image" and raw.x is not None:
         x, labels = example_images(preview)
         st.plotly_chart(plots.sample_images(x, labels, preview.class_names), key=f"images_{key}")

@@ -1,6 +1,7 @@
 """Widgets that turn choices into dlcore configs."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -19,6 +20,21 @@ from dlcore.models import (
     default_architecture,
 )
 from ui.cache import workspace
+
+NOTHING = object()  # ``with_progress``'s answer when the work failed (its error is shown)
+
+
+def with_progress(compute: Callable[[Callable[[float, str], None]], Any]) -> Any:
+    """``compute(progress)`` with a progress bar that goes away at the end; ``NOTHING`` (the error shown) when
+    it raises a ``DlcoreError``."""
+    bar = st.progress(0.0, text="starting...")
+    try:
+        return compute(lambda fraction, text: bar.progress(min(1.0, max(0.0, fraction)), text=text))
+    except DlcoreError as exc:
+        st.error(str(exc))
+        return NOTHING
+    finally:
+        bar.empty()
 
 
 def data_choices(modality: str | None = None) -> list[str]:
@@ -107,6 +123,11 @@ def train_form(ref: str, dataset: Dataset, gpu: bool) -> TrainConfig | None:
             seed = d2.number_input("Seed", 0, 2**31 - 1, 0)
             name = d2.text_input("Model name", "")
             mixed = d2.checkbox("Mixed precision (GPU only)", disabled=not gpu)
+        reweigh = False
+        if dataset.sensitive and dataset.task == "classification":
+            reweigh = st.checkbox(f"Reweigh by the sensitive columns ({', '.join(dataset.sensitive)})",
+                                  help="weights that make group and label independent in the training rows "
+                                       "(Kamiran and Calders 2012): a model that learns less of a biased history")
         submitted = st.form_submit_button("Train", type="primary")
     if not submitted:
         return None
@@ -115,7 +136,7 @@ def train_form(ref: str, dataset: Dataset, gpu: bool) -> TrainConfig | None:
                      l1=float(l1), l2=float(l2))
         return TrainConfig(data=ref, model=spec, optimizer=optimizer, learning_rate=float(lr), epochs=int(epochs),
                            batch_size=int(batch_size), early_stopping=int(patience), validation_split=float(split),
-                           seed=int(seed), name=name.strip(), mixed_precision=bool(mixed))
+                           seed=int(seed), name=name.strip(), mixed_precision=bool(mixed), reweigh=reweigh)
     except DlcoreError as exc:
         st.error(str(exc))
         return None

@@ -1,6 +1,6 @@
 """Pure functions from results to ``plotly.graph_objects.Figure``: no Streamlit, no matplotlib.
 
-One module per subject (training, data, explanations, trust, generative); all are re-exported here, so
+One module per subject (training, data, explanations, trust, generative, fairness); all are re-exported here, so
 ``from dlcore import plots; plots.confusion_matrix(...)`` works for every figure.
 """
 from __future__ import annotations
@@ -19,6 +19,15 @@ from dlcore.plots.explain import (
     text_highlight,
     waterfall,
 )
+from dlcore.plots.fairness import (
+    confusion_matrices,
+    disparity_bars,
+    group_metrics,
+    group_shares,
+    proxy_bars,
+    selection_rates,
+    tradeoff,
+)
 from dlcore.plots.generative import class_coverage, image_grid, latent_map, memorisation_histogram
 from dlcore.plots.training import (
     confusion_matrix,
@@ -35,4 +44,6 @@ __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images
            "lime_weights", "prediction_bar", "text_highlight", "waterfall", "before_after", "compare_curves",
            "summary_scores",
            "class_coverage", "image_grid", "latent_map", "memorisation_histogram",
-           "agreement_heatmap", "faithfulness_curves", "randomisation_curve", "spread_map"]
+           "agreement_heatmap", "faithfulness_curves", "randomisation_curve", "spread_map",
+           "confusion_matrices", "disparity_bars", "group_metrics", "group_shares", "proxy_bars", "selection_rates",
+           "tradeoff"]

@@ -141,3 +141,29 @@ def test_an_array_of_two_axes_per_row_is_read_as_the_user_says_and_kept_so(page:
     page.text_input[0].set_value("signals").run()
     page.button[0].click().run()
     assert not page.exception and load_dataset("signals").input_shape == (12, 9)  # kept as sequences
+
+
+def people_csv(n: int = 120) -> bytes:
+    rng = np.random.default_rng(0)
+    lines = ["income,Gender,age,approved"] + [
+        f"{rng.normal(50, 10):.1f},{'' if i == 7 else ('f' if i % 2 else 'm')},{18 + i % 60},"
+        f"{'yes' if (i % 2 == 0 and i % 3) or i % 7 == 0 else 'no'}" for i in range(n)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_sensitive_columns_are_suggested_left_out_shown_by_group_and_kept(page: AppTest, home: Path) -> None:
+    page.file_uploader(key="upload").set_value(("people.csv", people_csv(), "text/csv")).run()
+    assert not page.exception and not page.error
+    chosen = next(m for m in page.multiselect if m.label == "Sensitive columns")
+    assert chosen.value == ["Gender", "age"]  # suggested by their names
+    metrics = {m.label: m.value for m in page.metric}
+    assert metrics["Features"] == "1"  # income; the sensitive columns are kept out of the inputs
+    assert any("Sensitive columns" == s.value for s in page.subheader)
+    assert any("'yes' is" in w.value for w in page.warning)  # the label rate differs across genders
+    assert any("shown in 4 bands" in c.value for c in page.caption)  # age has 60 values
+    page.text_input[0].set_value("people").run()
+    page.button[0].click().run()
+    assert not page.exception and not page.error
+    ds = load_dataset("people")
+    assert ds.sensitive == ("Gender", "age") and ds.feature_names == ("income",)
+    assert None in set(ds.sensitive_train["Gender"]) | set(ds.sensitive_val["Gender"])  # a missing value is kept
