@@ -38,7 +38,7 @@ explain = c3.checkbox("Explain with SHAP", value=True, key="fair_explain",
                            "by the model's own attributions")
 seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="fair_seed"))
 st.header("Groups")
-sensitive, bins, positive = list(ds.sensitive), 0, None
+sensitive, bins, positive, result = list(ds.sensitive), 0, None, None
 if not ds.sensitive:
     st.info(f"{ds.name!r} keeps no sensitive column. Mark one when you upload the table on the Data page (or train "
             "with `--sensitive COL`), and this page compares the model's decisions across its groups.")
@@ -60,8 +60,11 @@ else:
 st.header("Shortcuts and leaks")
 st.caption("Does one column alone predict the target nearly as well as the model? Is the column the model leans "
            "on most an ID, the row order or a date part, which would not hold for new data?")
-check = uf.kept(("shortcuts", model_id, explain, seed),
-                lambda p: check_shortcuts(record.meta, model, ds, explain=explain, seed=seed, progress=p))
+if result is not None:  # the audit found them already, with the same attributions
+    check = result.shortcut_check()
+else:
+    check = uf.kept(("shortcuts", model_id, explain, seed),
+                    lambda p: check_shortcuts(record.meta, model, ds, explain=explain, seed=seed, progress=p))
 if check is not None:
     uf.shortcut_view(check, f"fair_{model_id}")
 

@@ -297,6 +297,8 @@ def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int, 
     if got is None:
         return
     attr = readable(got.attribution, record.meta.preprocessing, group=group)
+    by_column = attr if group else readable(got.attribution, record.meta.preprocessing, group=True)
+    shortcut_notes(ds, dict(zip(by_column.feature_names, np.abs(by_column.flat(cls)).mean(axis=0))))
     left, right = st.columns(2)
     with left:
         figure(plots.importance_bar(attr, cls), attr, cls, f"importance_class{cls}", "global_importance")
@@ -307,3 +309,12 @@ def global_views(record: ModelRecord, model: Any, ds: Any, cls: int, seed: int, 
     colour = c2.selectbox("Coloured by", ["(strongest interaction)", *attr.feature_names], key="explain_dep_colour")
     fig = plots.dependence(attr, feature, None if colour.startswith("(") else colour, cls)
     figure(fig, attr, cls, f"dependence_{feature}", "global_dependence")
+
+
+def shortcut_notes(ds: Any, importance: dict[str, float]) -> None:
+    """A warning when the columns the model leans on most are an ID, the row order or a date part, or when a
+    column copies the target (``dlcore.fairness.shortcuts``; the Fairness page has the whole check)."""
+    from dlcore.fairness.shortcuts import find_shortcuts
+
+    for found in find_shortcuts(ds, None, importance):
+        st.warning(f"{found.message} (Fairness page: shortcuts and leaks)", icon=":material/report:")

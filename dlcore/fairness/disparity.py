@@ -15,6 +15,7 @@ from dlcore.data.dataset import Dataset
 from dlcore.fairness.shortcuts import column_inputs
 
 ROWS = 200  # validation rows explained (a seeded pick, stratified by group) to keep the audit quick
+BACKGROUND = 30  # training rows SHAP compares against: a mean |value| per group needs no finer estimate
 
 
 @dataclass(frozen=True)
@@ -61,5 +62,5 @@ def explained_disparity(ds: Dataset, model: object, rows: np.ndarray, groups: np
     from dlcore.explain import explain
 
     attr = explain(model, ds.x_val[rows], method="shap", background=ds.x_train, seed=seed, target=target,
-                   feature_names=list(ds.feature_names), progress=progress)
+                   background_size=BACKGROUND, feature_names=list(ds.feature_names), progress=progress)
     return disparity(ds, attr.values, np.asarray(groups)[rows], "shap")

@@ -4,7 +4,7 @@ post-processing a model with group thresholds into a model of its own."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,10 +15,20 @@ from dlcore.fairness.audit import FairnessReport, audit
 from dlcore.fairness.disparity import Disparity, explained_disparity, pick_rows
 from dlcore.fairness.groups import DataGroups, as_groups, combine, data_groups
 from dlcore.fairness.proxies import Proxy, find_proxies, proxy_warnings
-from dlcore.fairness.shortcuts import Shortcut, find_shortcuts
+from dlcore.fairness.shortcuts import Shortcut, find_shortcuts, one_feature_scores
 from dlcore.record import ModelMeta
 
 Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ShortcutCheck:
+    """Shortcuts and leaks of a model of a table, with or without sensitive columns."""
+
+    shortcuts: tuple[Shortcut, ...]
+    model_score: float | None
+    importance: dict[str, float] | None  # mean |SHAP| per original column over up to ``disparity.ROWS`` rows
+    one_feature: dict[str, float]  # each column's one-feature score (``shortcuts.one_feature_scores``)
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,12 @@ class Audit:
     rows: int
     source: str
     model_score: float | None  # validation accuracy (classifier) or R^2 (regressor)
+    one_feature: dict[str, float] = field(default_factory=dict)  # ``shortcuts.one_feature_scores``
+
+    def shortcut_check(self) -> ShortcutCheck:
+        """Its shortcuts and leaks, as ``check_shortcuts`` gives them (without explaining again)."""
+        importance = self.disparity.importance() if self.disparity is not None else None
+        return ShortcutCheck(self.shortcuts, self.model_score, importance, self.one_feature)
 
     def to_dict(self) -> dict[str, Any]:
         """``dlcore fairness --json``: the DESIGN contract keys (groups, the disparities, proxies, warnings)
@@ -143,25 +159,13 @@ def run_audit(record: ModelMeta, model: Any, ds: Dataset, sensitive: Sequence[st
                 *(s.message for s in shortcuts)]
     step(1.0, "done")
     return Audit(report, data, proxies, dis, shortcuts, tuple(warnings), ds.n_val,
-                 source or f"validation split of {ds.name!r}", score)
-
-
-@dataclass(frozen=True)
-class ShortcutCheck:
-    """Shortcuts and leaks of a model of a table, with or without sensitive columns."""
-
-    shortcuts: tuple[Shortcut, ...]
-    model_score: float | None
-    importance: dict[str, float] | None  # mean |SHAP| per original column over up to ``disparity.ROWS`` rows
-    one_feature: dict[str, float]  # each column's one-feature score (``shortcuts.one_feature_scores``)
+                 source or f"validation split of {ds.name!r}", score, one_feature_scores(ds, seed))
 
 
 def check_shortcuts(record: ModelMeta, model: Any, ds: Dataset, *, explain: bool = True, seed: int = 0,
                     progress: Progress | None = None) -> ShortcutCheck:
     """Shortcuts and leaks of any model of a table: one-feature models against it, and its most attributed
     columns checked for IDs, row order and date parts."""
-    from dlcore.fairness.shortcuts import one_feature_scores
-
     step = progress or (lambda f, text: None)
     pred, _ = predict(record, model, ds.x_val, decision_groups(record, ds), seed)
     score = model_score(ds.task, ds.y_val, pred)

@@ -231,7 +231,8 @@ def confusion_matrices(r: FairnessReport, cols: int = 4) -> go.Figure:
     fig.update_xaxes(type="category", title_text="predicted")
     fig.update_yaxes(type="category", autorange="reversed", title_text="true")
     fig.update_layout(template=TEMPLATE, height=260 * rows + 100, margin={"t": 100},
-                      title=f"Confusion matrix per group: {r.positive!r} against the rest (colour: share of the group)")
+                      title=f"Confusions per group: {r.positive!r} against the rest"
+                      "<br><sup>colour: share of the group's rows</sup>")
     return fig
 
 

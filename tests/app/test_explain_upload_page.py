@@ -49,3 +49,4 @@ def test_typed_row_and_global_views_of_a_model_trained_on_an_upload(home: Path, 
     waterfall = next(s for t, s in charts_by_title(at).items() if t.startswith("Why "))
     labels = set(waterfall["data"][0]["y"])
     assert {"sex = female", "embarked = C"} <= labels  # raw values as uploaded, one feature per column
+

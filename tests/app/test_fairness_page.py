@@ -23,11 +23,26 @@ def fair_home(session_home: Path) -> dict[str, str]:
 
     home = session_home / "fairness_page"
     ids = {"home": str(home)}
-    for data, epochs in (("hiring", 8), ("iris", 2)):
+    for data, epochs in (("hiring", 8), ("iris", 2), (_weather(home), 10)):
         config = TrainConfig(data=data, model=ModelSpec(units=(16,)), epochs=epochs, learning_rate=0.01,
                              name=f"{data} model")
-        ids[data] = run_job(jobs.create(config, home))["model_id"]
+        ids[Path(data).stem] = run_job(jobs.create(config, home))["model_id"]
     return ids
+
+
+def _weather(home: Path) -> str:
+    """The weather case: whether it rains follows the year of the date column (90% of days), nothing else."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2012-01-01", periods=600, freq="3D")
+    rain = (dates.year >= 2014) ^ (rng.uniform(size=600) < 0.1)
+    frame = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "wind": rng.normal(3, 1, 600).round(1),
+                          "rain": np.where(rain, "yes", "no")})
+    home.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(home / "weather.csv", index=False)
+    return str(home / "weather.csv")
 
 
 def _page(fair_home: dict[str, str], monkeypatch: pytest.MonkeyPatch, data: str) -> AppTest:
@@ -66,7 +81,13 @@ def test_a_model_without_sensitive_columns_says_how_to_add_one_and_checks_shortc
     at = _page(fair_home, monkeypatch, "iris")
     assert any("keeps no sensitive column" in i.value for i in at.info)
     assert "Shortcuts and leaks" in [h.value for h in at.header]
-    assert at.get("arrow_data_frame") or at.dataframe  # every column's one-feature score against the model's
+    assert at.dataframe  # every column's one-feature score against the model's
+
+
+def test_a_model_resting_on_the_year_is_warned_about(fair_home, monkeypatch) -> None:
+    at = _page(fair_home, monkeypatch, "weather")
+    notes = [w.value for w in at.warning]
+    assert any("date.year" in n and "split by time" in n for n in notes), notes
 
 
 def test_data_page_shows_the_groups_and_train_page_offers_reweighing(home) -> None:

@@ -210,3 +210,18 @@ def test_stored_threshold_rules_predict_what_fairlearn_predicts():
         assert ((positive_probability(post, scores, gv) > 0) & (positive_probability(post, scores, gv) < 1)).any()
     with pytest.raises(FairnessError, match="group 'x' was not in the rows"):
         apply_thresholds(post, scores[:2], np.array(["x", "female"]))
+
+
+def test_load_dataset_keeps_sensitive_columns_of_a_file_and_refuses_ones_a_builtin_lacks(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"religion": rng.choice(["a", "b", "c"], 90), "x": rng.normal(size=90),
+                          "y": rng.choice(["no", "yes"], 90)})
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    ds = load_dataset(str(path), target="y", sensitive=("religion",))
+    assert ds.feature_names == ("x",) and set(ds.sensitive_val["religion"]) <= {"a", "b", "c"}
+    assert load_dataset("hiring", sensitive=("sex",)).sensitive == ("sex",)
+    with pytest.raises(DataError, match="no sensitive column 'age'.*sex"):
+        load_dataset("hiring", sensitive=("age",))
+    with pytest.raises(DataError, match="has none"):
+        load_dataset("iris", sensitive=("sex",))
