@@ -3,7 +3,8 @@
 ``x`` and ``background`` are model inputs (after preprocessing), batch first; one input without the
 batch axis is accepted too. Tables (``(n, features)``) get shap's Exact explainer up to 15 features and
 the Permutation explainer above; images get ``GradientExplainer``. LIME uses the lime library with a
-fast ``predict_fn``; text models (strings in) get LIME and occlusion only, each text's words being its features.
+fast ``predict_fn``; text models (strings in) get SHAP (shap's Partition explainer over ``shap.maskers.Text``
+with the model's own word splitting), LIME and occlusion, each text's words being its features.
 ``ig``, ``smoothgrad`` and ``gradcam`` (``dlcore.explain.gradients``), ``occlusion`` (``dlcore.explain.occlusion``)
 and ``attention`` (``dlcore.explain.attention``) are dispatched to their modules.
 ``dlcore.explain.service`` explains a stored model (its record, data set and trust figures) with these.
@@ -31,6 +32,7 @@ from dlcore.explain.plan import (
     summarize_background,
     text_occlusion_plan,
     text_plan,
+    text_shap_plan,
 )
 
 METHODS = ("shap", "lime", "ig", "smoothgrad", "gradcam", "occlusion", "attention")
@@ -54,9 +56,6 @@ def _check_method(model: Any, method: str) -> None:
             raise ExplainError("the attention method is not available in this version; use ig, occlusion or shap")
     if method in GRADIENT_METHODS and is_text_model(model):
         raise ExplainError(f"{method} needs gradients, which texts (strings) do not have; use occlusion or lime")
-    if method == "shap" and is_text_model(model):
-        raise ExplainError("SHAP is not offered for text models (their inputs are words, not numbers to "
-                           "perturb); use LIME (--method lime), which removes words and watches the output")
 
 
 def estimate(model: Any, x: Any, method: str = "shap", background: Any = None, **options: Any) -> Plan:
@@ -70,11 +69,21 @@ def estimate(model: Any, x: Any, method: str = "shap", background: Any = None, *
     if is_text_model(model):
         if method == "occlusion":
             return text_occlusion_plan(_as_texts(x), n_outputs, options.get("target", "predicted"))
+        if method == "shap":
+            return _text_shap_plan(model, _as_texts(x), n_outputs, options)
         return text_plan(_as_texts(x), n_outputs, options.get("target", "predicted"), options.get("num_samples"))
     x = as_batch(model, x)
     if method in (*GRADIENT_METHODS, "occlusion"):
         return _method_plan(model, x, method, n_outputs, background, options)
     return make_plan(x, method, n_outputs, None if background is None else np.asarray(background), **options)
+
+
+def _text_shap_plan(model: Any, texts: np.ndarray, n_outputs: int, options: dict[str, Any]) -> Plan:
+    from dlcore.explain.shap_explainer import model_words
+
+    words = model_words(model)
+    return text_shap_plan(texts, n_outputs, options.get("target", "predicted"), options.get("max_evals"),
+                          lambda t: len(words(t)["input_ids"]))
 
 
 def _method_plan(model: Any, x: np.ndarray, method: str, n_outputs: int, background: Any,
@@ -98,7 +107,7 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
     Args:
         model: a Keras model (classifiers output probabilities; regressors one value).
         x: model inputs, ``(n, *input_shape)`` or one input ``input_shape``; for a text model, a string or
-            a list of strings (LIME only).
+            a list of strings (SHAP, LIME, occlusion).
         method: ``shap``, ``lime``, ``ig``, ``smoothgrad``, ``gradcam``, ``occlusion`` or ``attention``.
         background: model inputs the explanation compares against (training rows): needed by SHAP and by
             LIME on tables; summarised to ``background_size`` rows with a seeded sample.
@@ -133,6 +142,8 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
 
         return explain_gradients(model, x, method, background, seed, options)
     if is_text_model(model):
+        if method == "shap":
+            return _explain_text_shap(model, _as_texts(x), seed, options, t0)
         return _explain_text(model, _as_texts(x), seed, options, t0)
     x = as_batch(model, x)
     target = options.get("target", "predicted")
@@ -153,6 +164,8 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
     if progress is not None:
         progress(1.0, f"{method.upper()} done")
     scale = np.concatenate([predictions, BatchedPredict(model)(bg)]) if bg is not None else predictions
+    if method == "lime" and x.ndim == 3:
+        bg = None  # the fill row is no background sample to report
     return Attribution(inputs=x, predictions=predictions, targets=targets, method=method, seed=int(seed),
                        seconds=time.perf_counter() - t0, feature_names=names,
                        class_names=class_names_for(options.get("class_names"), k), background_size=plan.background_size,
@@ -163,6 +176,11 @@ def explain(model: Any, x: Any, method: str = "shap", background: Any = None, se
 def _background(model: Any, background: Any, method: str, x: np.ndarray, seed: int,
                 size: int | None) -> tuple[np.ndarray | None, tuple[str, ...]]:
     """The background rows summarised to ``size`` (a seeded sample), and a note saying so."""
+    if method == "lime" and x.ndim == 3:  # LIME on sequences: a switched-off step takes the training mean
+        if background is None:
+            raise ExplainError("LIME on sequences needs background rows (their mean fills switched-off steps); "
+                               "pass background= (e.g. training rows)")
+        return as_batch(model, background).mean(axis=0, keepdims=True), ()
     if method == "lime" and x.ndim != 2:
         return None, ()  # LIME on images perturbs the image itself
     if background is None:
@@ -203,6 +221,8 @@ def _lime(f: BatchedPredict, x: np.ndarray, bg: np.ndarray | None, plan: Plan, s
 
     if x.ndim == 2:
         raw = le.tabular_lime(f, x, bg, plan, seed, targets, k, regression=k == 1, feature_names=names)
+    elif x.ndim == 3:
+        raw = le.sequence_lime(f, x, bg[0], plan, seed, targets, k)
     else:
         raw = le.image_lime(f, x, plan, seed, targets, k, options.get("segmentation", "grid"), options.get("cell"),
                             int(options.get("n_segments", 50)), options.get("hide_color", 0.0))
@@ -240,6 +260,28 @@ def _explain_text(model: Any, texts: np.ndarray, seed: int, options: dict[str, A
                        texts=tuple(str(t) for t in texts))
 
 
+def _explain_text_shap(model: Any, texts: np.ndarray, seed: int, options: dict[str, Any], t0: float) -> Attribution:
+    """SHAP on a text model (Partition over the model's words), in LIME's layout: one value per distinct word."""
+    from dlcore.explain import shap_explainer as se
+
+    target, progress = options.get("target", "predicted"), options.get("progress")
+    predictions = BatchedPredict(model)(texts)
+    k = predictions.shape[1]
+    plan = _text_shap_plan(model, texts, k, options)
+    targets = targets_for(target, predictions)
+    f = BatchedPredict(model, progress, plan.model_rows, label="SHAP (partition)")
+    raw = se.text_shap(f, texts, plan, seed, se.model_words(model), progress)
+    values, base = _per_target(raw.values, raw.base_values, targets, target == "all")
+    if progress is not None:
+        progress(1.0, "SHAP done")
+    return Attribution(values=values, base_values=base, inputs=raw.counts, predictions=predictions, targets=targets,
+                       method="shap", algorithm="partition-text", seed=int(seed), seconds=time.perf_counter() - t0,
+                       feature_names=raw.words, class_names=class_names_for(options.get("class_names"), k),
+                       samples=plan.samples, model_rows=f.rows + len(texts), texts=tuple(str(t) for t in texts),
+                       notes=("words masked as the model splits them (removed, not replaced); a word's values "
+                              "are summed over its occurrences",))
+
+
 def warm_up() -> None:
     """Compile shap's numba helpers for tables in this process on a tiny problem.
 
@@ -256,6 +298,12 @@ def warm_up() -> None:
 
     masker = shap.maskers.Independent(background, max_samples=len(background))
     shap.explainers.Exact(f, masker)(background[:1], silent=True)
+    from dlcore.explain.shap_explainer import ModelWords
+
+    def g(texts: np.ndarray) -> np.ndarray:  # SHAP for texts: the Partition explainer's word tree compiles too
+        return np.array([[len(str(t))] for t in texts], dtype=np.float64)
+
+    shap.explainers.Partition(g, shap.maskers.Text(ModelWords()))(["a b c d"], max_evals=20, silent=True)
 
 
 __all__ = ["METHODS", "Attribution", "Plan", "estimate", "explain", "warm_up"]

@@ -4,7 +4,9 @@ Deletion removes the input's parts (pixels of an image with all their channels, 
 order of the attribution for the explained class, highest first, and records the class's output after each
 step; insertion starts from the baseline and reveals the parts in the same order. A text's parts are its
 distinct words, tokenised as LIME does (``lime.lime_text.IndexedString``): a removed word is taken out
-everywhere it occurs, and insertion starts from the text with every word removed. Removed parts are filled
+everywhere it occurs, and insertion starts from the text with every word removed. A sequence's parts
+``(steps, features)`` are its time steps, ranked by the sum of |attribution| over their features; a removed
+step takes the baseline's values at that step (given ``background``: the training rows' mean). Removed parts are filled
 with a baseline (black, the blurred image, or a given array); a table's removed features take the values of
 background rows instead, and the output is averaged over those rows. The area under the curve over the
 fraction removed is compared with the same curves for seeded random orders: a faithful explanation makes the
@@ -87,7 +89,7 @@ class _Setup:
     x: np.ndarray  # (*shape), the input without batch axis
     scores: np.ndarray  # (parts,) signed attribution per part
     fill: np.ndarray  # (rows, *shape): baseline (one row) or background rows
-    pixels: bool  # parts are pixels whose channels (last axis) go together
+    pixels: bool  # parts are pixels (or time steps) whose channels (features: the last axis) go together
     baseline: str
     cls: int
 
@@ -119,7 +121,8 @@ def deletion(model_or_predict: Any, x: Any, values: Any, cls: int, *, baseline: 
         cls: the explained class (output column; 0 for a single output).
         baseline: ``black`` (zeros), ``blur`` (a Gaussian blur of the image) or an array shaped like ``x``;
             None: black, or for a table given ``background``, the background rows.
-        background: tables only: rows whose values replace removed features (up to 50, seeded sample).
+        background: tables: rows whose values replace removed features (up to 50, seeded sample); sequences
+            ``(steps, features)``: training rows whose mean fills removed steps.
         steps: fractions evenly spaced from 0 to 1, both included.
         random_orders: seeded random orders of the parts (at least 10).
         seed: seeds the random orders and the background sample.
@@ -223,11 +226,11 @@ def _setup(model: Any, x: Any, values: Any, cls: int, baseline: Any, background:
     if not np.isfinite(row).all():
         raise ExplainError("the input contains NaN or infinity; fill the missing values first")
     v = _values(values, row, cls)
-    pixels = row.ndim == 3
-    scores = v.sum(axis=-1).ravel() if pixels else v.ravel()
+    pixels = row.ndim in (2, 3)
+    scores = np.abs(v).sum(axis=-1) if row.ndim == 2 else v.sum(axis=-1).ravel() if pixels else v.ravel()
     if scores.size < 2:
         raise ExplainError("the input has a single part, so there is no curve to draw; deletion and insertion "
-                           "need at least two features or pixels")
+                           "need at least two features, pixels or steps")
     fill, name = _fill(row, baseline, background, seed)
     if np.array_equal(fill, np.broadcast_to(row, fill.shape)):
         raise ExplainError(f"the input equals its baseline ({name}) everywhere, so removing parts changes nothing; "
@@ -237,6 +240,13 @@ def _setup(model: Any, x: Any, values: Any, cls: int, baseline: Any, background:
 
 def _fill(row: np.ndarray, baseline: Any, background: Any, seed: int) -> tuple[np.ndarray, str]:
     """Rows that removed parts are taken from, and the name of that choice."""
+    if background is not None and row.ndim == 2:
+        if baseline is not None:
+            raise ExplainError("give a sequence either a baseline or background rows (their mean fills), not both")
+        bg = np.asarray(background, dtype=np.float64)
+        if bg.shape[1:] != row.shape or len(bg) == 0 or not np.isfinite(bg).all():
+            raise ExplainError(f"background rows shaped {bg.shape} are not finite sequences shaped {row.shape}")
+        return bg.mean(axis=0)[None], "mean"
     if background is not None:
         if row.ndim != 1:
             raise ExplainError("background rows are for tables; fill an image's pixels with baseline black or blur")

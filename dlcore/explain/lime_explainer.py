@@ -189,3 +189,33 @@ def text_lime(f: BatchedPredict, texts: Sequence[str], plan: Plan, seed: int, ta
             intercepts[i, k] = exp.intercept[k]
         fit[i], pred[i] = float(exp.score), float(np.ravel(exp.local_pred)[0])
     return RawText(tuple(vocab), counts, values, intercepts, fit, pred)
+
+
+def sequence_lime(f: BatchedPredict, x: np.ndarray, fill: np.ndarray, plan: Plan, seed: int, targets: np.ndarray,
+                  n_outputs: int) -> RawLime:
+    """LIME on sequences ``(n, steps, features)``, a time step being one interpretable part (as a superpixel is
+    for an image): seeded on/off samples of the steps, a switched-off step taking ``fill``'s values (the
+    training mean), the model called on all samples of a row at once, and lime's own weighted ridge fit
+    (``lime.lime_base.LimeBase``, cosine distance and lime's image kernel width 0.25). A step's weight is
+    shared equally by its features, so a step's values add up to its weight."""
+    from lime.lime_base import LimeBase
+    from sklearn.metrics import pairwise_distances
+
+    steps, features = x.shape[1], x.shape[2]
+    out = _empty(x, n_outputs)
+    for i in range(len(x)):
+        state = np.random.RandomState(seed)  # every row starts from the seed
+        z = state.randint(0, 2, size=(plan.samples, steps))
+        z[0] = 1  # the first sample is the row itself, as in lime
+        inputs = np.where(z[:, :, None] == 1, x[i][None], fill[None])
+        labels = f(inputs.astype(np.float32))
+        distances = pairwise_distances(z, z[:1], metric="cosine").ravel()
+        base = LimeBase(lambda d: np.sqrt(np.exp(-(d ** 2) / 0.25 ** 2)), random_state=state)
+        for k in _label_order(n_outputs, int(targets[i])):
+            intercept, weights, score, local_pred = base.explain_instance_with_data(
+                z, labels, distances, k, steps, feature_selection="none")
+            for s, w in weights:
+                out.values[i, s, :, k] = w / features
+            out.intercepts[i, k] = intercept
+            out.local_fit[i], out.local_pred[i] = float(score), float(np.ravel(local_pred)[0])
+    return RawLime(out.values, out.intercepts, out.local_fit, out.local_pred)

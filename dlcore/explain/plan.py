@@ -64,7 +64,8 @@ class Plan:
                "partition": f"{self.samples:,} evaluations x {self.background_size} background rows",
                "gradient": f"{self.samples} samples x {self.n_targets} class(es)",
                "deep": f"{self.background_size} background rows x {self.n_targets} class(es)",
-               "lime-text": f"{self.samples:,} copies with words removed"}
+               "lime-text": f"{self.samples:,} copies with words removed",
+               "partition-text": f"up to {self.samples:,} copies with words removed (shap's word tree)"}
         how = per.get(self.algorithm, f"{self.samples:,} perturbed samples")
         if self.method in GRADIENT_METHODS:
             how = {"ig": f"{self.samples} interpolation points", "gradcam": "one gradient pass",
@@ -92,7 +93,8 @@ def make_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarray
     if method == "lime":
         samples = int(num_samples or DEFAULTS["lime_tabular_samples" if _is_tabular(x) else "lime_image_samples"])
         bg = 0 if not _is_tabular(x) else int(len(background)) if background is not None else 0
-        return Plan("lime", "lime-tabular" if _is_tabular(x) else "lime-image", n, m, bg, samples, k, n * samples)
+        kind = "lime-tabular" if _is_tabular(x) else "lime-sequence" if x.ndim == 3 else "lime-image"
+        return Plan("lime", kind, n, m, bg, samples, k, n * samples)
     if method != "shap":
         raise ExplainError(f"unknown method {method!r}; choose shap or lime")
     if algorithm not in SHAP_ALGORITHMS:
@@ -297,3 +299,19 @@ class BatchedPredict:
         if not outs:
             return np.zeros((0, 1))
         return np.concatenate(outs)
+
+
+def text_shap_plan(texts: np.ndarray, n_outputs: int, target: Any = "predicted", max_evals: int | None = None,
+                   tokens: Callable[[str], int] | None = None) -> Plan:
+    """What SHAP's Partition explainer on ``texts`` will run: for a text of ``M`` words up to
+    ``min(max_evals, M * (M - 1) + 2)`` masked copies (shap's own bound of a full expansion of the word tree;
+    ``tokens`` counts a text's words as the model splits them), and one prediction per text."""
+    evals = int(max_evals or DEFAULTS["max_evals"])
+    if evals < 4:
+        raise ExplainError(f"max_evals must be at least 4 (the empty text, the whole text and one split); got {evals}")
+    count = tokens or (lambda t: len(str(t).split()))
+    words = [int(count(str(t))) for t in texts]
+    n = int(len(texts))
+    rows = n + sum(min(evals, m * (m - 1) + 2) for m in words)
+    return Plan("shap", "partition-text", n, max(words, default=0), 0, evals, n_outputs if target == "all" else 1,
+                rows)

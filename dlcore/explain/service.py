@@ -248,9 +248,7 @@ def applicable_methods(model: Any) -> dict[str, str]:
     text = is_text_model(model)
     for method in METHODS:
         reason = ""
-        if text and method == "shap":
-            reason = "SHAP is not offered for text models: their inputs are words, not numbers to perturb"
-        elif text and method in ("ig", "smoothgrad", "gradcam"):
+        if text and method in ("ig", "smoothgrad", "gradcam"):
             reason = "gradients need numbers in; a text model takes strings: use occlusion or lime"
         elif method == "gradcam":
             reason = _refusal(lambda: _conv(model))
@@ -283,11 +281,7 @@ def _refusal(check: Any) -> str:
 
 def other_methods(model: Any, method: str) -> tuple[tuple[str, ...], str]:
     """The methods an explanation made with ``method`` is compared with when no other was made: LIME for
-    SHAP, SHAP for the others, LIME for a text model's other methods; and why none is left ("")."""
-    if is_text_model(model):
-        if method == "lime":
-            return (), "SHAP is not offered for text models, so LIME has no method to be compared with"
-        return ("lime",), ""
+    SHAP, SHAP for the others (texts too); and why none is left ("")."""
     return ("lime" if method == "shap" else "shap",), ""
 
 
@@ -395,11 +389,15 @@ def sample_counts(modality: str, n_features: int) -> tuple[SampleCount, ...]:
 
     Tables: SHAP's background rows, the permutation explainer's evaluations per row (only above
     ``EXACT_MAX_FEATURES``, where it replaces exact enumeration; at least ``2 * features + 1``), LIME's
-    perturbed rows. Texts: LIME's copies with words removed (SHAP is not offered). Images and sequences:
+    perturbed rows. Texts: SHAP's evaluations per text (Partition) and LIME's copies with words removed. Images
+    and sequences:
     SHAP's gradient samples and LIME's perturbed inputs.
     """
     if modality == "text":
-        return (SampleCount("lime", "num_samples", "LIME: copies of the text with words removed", 500, 50_000,
+        return (SampleCount("shap", "max_evals", "SHAP: copies of the text with words removed (partition)", 20,
+                            20_000, DEFAULTS["max_evals"], 100, "at most this many per text; a text of M words "
+                            "needs at most M * (M - 1) + 2"),
+                SampleCount("lime", "num_samples", "LIME: copies of the text with words removed", 500, 50_000,
                             DEFAULTS["lime_text_samples"], 500),)
     if modality == "tabular":
         counts = [SampleCount("shap", "background_size", "SHAP: background rows", 10, 1000,

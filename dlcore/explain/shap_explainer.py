@@ -139,3 +139,122 @@ def deep_shap(model: Any, x: np.ndarray, background: np.ndarray, plan: Plan, see
         t = np.asarray(targets, dtype=int)
         return RawShap(values[np.arange(len(x)), ..., t][..., None], base[t][:, None], tuple(int(v) for v in t), "deep")
     return RawShap(values, np.tile(base, (len(x), 1)), None, "deep")
+
+
+# Keras' TextVectorization strips these characters in its default standardisation (``DEFAULT_STRIP_REGEX``)
+KERAS_STRIP = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+class ModelWords:
+    """A tokenizer for ``shap.maskers.Text`` that splits a text into words as the model's ``TextVectorization``
+    does: whitespace-separated chunks, lower-cased and stripped of punctuation as its ``standardize`` says; a
+    chunk with nothing left (a lone dash) is no word. Offsets point into the raw text, so a masked word is cut
+    out of it, punctuation and all, and the model reads the rest exactly as it reads any text.
+    ``mask_token`` is empty: a masked word is removed (as LIME removes words), not replaced by an unknown one."""
+
+    mask_token = ""
+    mask_token_id = -1
+
+    def __init__(self, standardize: str | None = "lower_and_strip_punctuation") -> None:
+        if standardize not in (None, "lower", "strip_punctuation", "lower_and_strip_punctuation"):
+            from dlcore.errors import ExplainError
+
+            raise ExplainError(f"SHAP for texts knows Keras' standard text cleaning, not {standardize!r}; use LIME")
+        self.lower = standardize in ("lower", "lower_and_strip_punctuation")
+        self.strip = standardize in ("strip_punctuation", "lower_and_strip_punctuation")
+
+    def word(self, chunk: str) -> str:
+        """The word the model reads for one whitespace-separated chunk ("" for none)."""
+        import re
+
+        chunk = chunk.lower() if self.lower else chunk
+        return re.sub(KERAS_STRIP, "", chunk) if self.strip else chunk
+
+    def __call__(self, s: str, return_offsets_mapping: bool = True) -> dict[str, list[Any]]:
+        import re
+
+        ids, offsets = [], []
+        for m in re.finditer(r"\S+", str(s)):
+            w = self.word(m.group())
+            if w:
+                ids.append(w)
+                offsets.append(m.span())
+        out: dict[str, list[Any]] = {"input_ids": ids}
+        if return_offsets_mapping:
+            out["offset_mapping"] = offsets
+        return out
+
+
+def model_words(model: Any) -> ModelWords:
+    """The tokenizer of ``model``'s ``TextVectorization`` layer (its ``standardize``; only whitespace splits)."""
+    from dlcore.errors import ExplainError
+
+    layers = [la for la in getattr(model, "layers", []) if type(la).__name__ == "TextVectorization"]
+    config = layers[0].get_config() if layers else {}
+    if config.get("split", "whitespace") != "whitespace":
+        raise ExplainError(f"SHAP for texts follows a model that splits words on whitespace; this one splits by "
+                           f"{config['split']!r}: use LIME (--method lime)")
+    return ModelWords(config.get("standardize", "lower_and_strip_punctuation"))
+
+
+@dataclass(frozen=True)
+class RawTextShap:
+    """SHAP on texts in LIME's layout: the distinct ``words`` of all texts (as ``dlcore.explain.plan.TEXT_SPLIT``
+    splits them, first appearance first), each text's word counts ``(n, words)``, values ``(n, words, k)`` (every
+    output; 0 for a word a text lacks) and base values ``(n, k)``: the output with every word removed."""
+
+    words: tuple[str, ...]
+    counts: np.ndarray
+    values: np.ndarray
+    base_values: np.ndarray
+    tokens: tuple[tuple[str, ...], ...]  # each text's words as the model reads them (the masker's features)
+
+
+def _lime_words(segment: str) -> list[str]:
+    import re
+
+    from dlcore.explain.plan import TEXT_SPLIT
+
+    return [w for w in re.split(TEXT_SPLIT, segment) if w]
+
+
+def text_shap(f: BatchedPredict, texts: Any, plan: Plan, seed: int, tokenizer: ModelWords,
+              progress: Progress | None = None) -> RawTextShap:
+    """``shap.explainers.Partition`` over ``shap.maskers.Text(tokenizer)``, one text at a time (seeded: shap
+    breaks ties in its queue with NumPy's global generator), each text's masked copies sent to ``f`` in one
+    batch per level of the word tree. A model word holding several of LIME's words (``don't``: ``don``, ``t``)
+    shares its value equally among them, so every text's values still add up to the same total."""
+    import shap
+
+    from dlcore.errors import ExplainError
+
+    masker = shap.maskers.Text(tokenizer)
+    explainer = shap.explainers.Partition(f, masker)
+    found = []
+    for i, text in enumerate(texts):
+        spans = tokenizer(str(text))["offset_mapping"]
+        if not spans:
+            raise ExplainError(f"text {i} has no words to explain; give a text with words in it")
+        with global_numpy_seed(seed + i):
+            result = explainer([str(text)], max_evals=plan.samples, batch_size=max(plan.samples, 2), silent=True)
+        values = np.asarray(result.values[0], dtype=np.float64).reshape(len(spans), -1)
+        found.append((str(text), spans, values, np.asarray(result.base_values[0], dtype=np.float64).reshape(-1)))
+        if progress is not None:
+            progress((i + 1) / len(texts), f"SHAP (partition): {i + 1} of {len(texts)} text(s)")
+    vocab: dict[str, int] = {}
+    for text, *_ in found:
+        for w in _lime_words(text):
+            vocab.setdefault(w, len(vocab))
+    k = found[0][2].shape[1]
+    counts, out, base = np.zeros((len(found), len(vocab))), np.zeros((len(found), len(vocab), k)), np.zeros((len(found), k))
+    tokens = []
+    for i, (text, spans, values, b) in enumerate(found):
+        for w in _lime_words(text):
+            counts[i, vocab[w]] += 1
+        for (start, end), v in zip(spans, values):
+            parts = _lime_words(text[start:end])
+            for w in parts:
+                out[i, vocab[w]] += v / len(parts)
+        base[i] = b
+        tokens.append(tuple(tokenizer.word(text[s:e]) for s, e in spans))
+    return RawTextShap(tuple(vocab), counts, out, base, tuple(tokens))
