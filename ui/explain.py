@@ -250,6 +250,9 @@ def method_view(attr: Any, cls: int, key: str, spread: np.ndarray | None = None,
         figure(plots.lime_weights(attr, 0, cls, spread=spread), attr, cls, f"{name}_weights", f"{key}_weights")
     elif attr.is_image:
         figure(plots.image_attribution(attr, 0, cls), attr, cls, name, f"{key}_map")
+    elif len(attr.input_shape) == 2:  # a sequence (steps, features): time x feature, and the shaded series
+        figure(plots.sequence_heatmap(attr, 0, cls), attr, cls, f"{name}_heatmap", f"{key}_heatmap")
+        figure(plots.sequence_series(attr, 0, cls), attr, cls, f"{name}_series", f"{key}_series")
     elif attr.method in GAP_METHODS:  # values that add up to the output: a waterfall from the base value
         figure(plots.waterfall(attr, 0, cls, spread=spread), attr, cls, name, f"{key}_waterfall")
     else:

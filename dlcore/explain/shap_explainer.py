@@ -246,7 +246,8 @@ def text_shap(f: BatchedPredict, texts: Any, plan: Plan, seed: int, tokenizer: M
         for w in _lime_words(text):
             vocab.setdefault(w, len(vocab))
     k = found[0][2].shape[1]
-    counts, out, base = np.zeros((len(found), len(vocab))), np.zeros((len(found), len(vocab), k)), np.zeros((len(found), k))
+    n = len(found)
+    counts, out, base = np.zeros((n, len(vocab))), np.zeros((n, len(vocab), k)), np.zeros((n, k))
     tokens = []
     for i, (text, spans, values, b) in enumerate(found):
         for w in _lime_words(text):

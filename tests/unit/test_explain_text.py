@@ -53,11 +53,11 @@ def test_same_seed_same_weights_other_seed_other_weights(text_model) -> None:
     assert a.values.shape == (1, 7, 2) and np.array_equal(a.values, b.values) and not np.allclose(a.values, c.values)
 
 
-def test_shap_and_empty_texts_are_refused_with_the_fix(text_model) -> None:
+def test_empty_texts_are_refused_with_the_fix(text_model) -> None:
     from dlcore.explain import estimate, explain
 
-    with pytest.raises(ExplainError, match=r"SHAP is not offered for text models.*use LIME"):
-        explain(text_model["model"], "a good film", "shap")
+    with pytest.raises(ExplainError, match="no words"):
+        explain(text_model["model"], "  ...  ", "shap")
     with pytest.raises(ExplainError, match="no words"):
         explain(text_model["model"], "  ...  ", "lime")
     assert estimate(text_model["model"], ["good film", "bad"], "lime").model_rows == 10_000
@@ -80,7 +80,7 @@ def test_the_highlighted_text_carries_each_words_weight(text_model) -> None:
     assert set(bar.data[0].y) <= set(attr.feature_names) and "boring" in bar.data[0].y
 
 
-def test_command_line_explains_a_text_row_and_refuses_shap_in_one_line(text_model, monkeypatch,
+def test_command_line_explains_a_text_row_with_lime_and_shap(text_model, monkeypatch,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from dlcore.__main__ import main
 
@@ -90,9 +90,9 @@ def test_command_line_explains_a_text_row_and_refuses_shap_in_one_line(text_mode
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["algorithm"] == "lime-text" and out["true"] in ("up", "down") and out["trust"]["local_fit"] > 0
     assert out["top_features"][0]["feature"] in (GOOD if out["true"] == "up" else BAD)
-    assert main(["explain", "--model", text_model["id"]]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "SHAP is not offered for text models" in line and "--method lime" in line
+    assert main(["explain", "--model", text_model["id"], "--index", "2", "--samples", "60", "--json"]) == 0  # SHAP
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["algorithm"] == "partition-text" and out["top_features"][0]["feature"] in GOOD + BAD
 
 
 def test_a_text_base_fine_tunes_on_texts_only(text_model, monkeypatch) -> None:

@@ -85,7 +85,7 @@ def test_partition_agrees_with_brute_force_shapley_on_a_short_text(model) -> Non
     got = attr.flat(1)[0]
     print("partition", got.round(4), "exact", exact.round(4))
     assert np.argmax(got) == np.argmax(exact) == 3  # "superb" first in both
-    assert np.abs(got - exact).max() < 0.5 * np.abs(exact).max()
+    assert np.abs(got - exact).max() < 0.05 * np.abs(exact).max()  # measured: 0.012 of 0.385
 
 
 def test_seeded_and_max_evals_bounds_the_cost(model) -> None:
