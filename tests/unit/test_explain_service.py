@@ -218,7 +218,8 @@ def test_sample_counts_follow_the_modality_and_the_permutation_bound() -> None:
     with pytest.raises(ExplainError, match="at least 2 \\* features \\+ 1 = 601"):
         make_plan(x, "shap", 2, x, algorithm="permutation", max_evals=evals.low - 1)
     text = sample_counts("text", 0)
-    assert [(c.method, c.option, c.default, c.low) for c in text] == [("lime", "num_samples", 5000, 500)]
+    assert [(c.method, c.option, c.default, c.low) for c in text] == [("shap", "max_evals", 500, 20),
+                                                                       ("lime", "num_samples", 5000, 500)]
     image = by_option(sample_counts("image", 64))
     assert list(image) == [("shap", "nsamples"), ("lime", "num_samples")]
     assert (image["shap", "nsamples"].default, image["lime", "num_samples"].default) == (200, 1000)
