@@ -235,9 +235,16 @@ def _queue(jobs: Path) -> list[Path]:
     return [folder for *_, folder in sorted(waiting)]
 
 
-def advance(root: str | os.PathLike[str] | None = None) -> list[str]:
-    """Start the first waiting jobs while fewer than ``max_workers()`` workers run; returns their ids."""
-    limit = max_workers()
+def advance(root: str | os.PathLike[str] | None = None, strict: bool = True) -> list[str]:
+    """Start the first waiting jobs while fewer than ``max_workers()`` workers run; returns their ids.
+    ``strict=False`` (reading jobs): an invalid ``DLCORE_MAX_WORKERS`` starts nothing instead of raising; starting
+    or resuming a job says what is wrong with it."""
+    try:
+        limit = max_workers()
+    except JobError:
+        if strict:
+            raise
+        return []
     with queue_lock(root) as held:
         return [folder.name for folder in fill_slots(held, limit)]
 
@@ -291,7 +298,7 @@ def poll(job_id: str, root: str | os.PathLike[str] | None = None) -> JobStatus:
     folder = job_folder(job_id, root)
     raw = _raw(folder)
     if _waiting(folder, raw) or (raw.get("state") in ACTIVE and _pid(folder) and not _alive(_pid(folder), folder)):
-        advance(root)
+        advance(root, strict=False)
     return _status(folder)
 
 
@@ -372,6 +379,7 @@ def cancel(job_id: str, root: str | os.PathLike[str] | None = None) -> JobStatus
 def resume(job_id: str, root: str | os.PathLike[str] | None = None) -> JobStatus:
     """Queue an interrupted job again; its worker continues from the last saved epoch when a slot is free."""
     status = poll(job_id, root)
+    max_workers()  # an invalid limit is refused before the job is queued again
     with queue_lock(root):
         if _status(status.folder).state != "interrupted":
             raise JobError(f"job {job_id} is {status.state}; only an interrupted job can be resumed")
@@ -384,7 +392,7 @@ def resume(job_id: str, root: str | os.PathLike[str] | None = None) -> JobStatus
 
 def list_jobs(root: str | os.PathLike[str] | None = None) -> list[JobStatus]:
     """All jobs, newest first (moves the queue on first, as ``poll`` does)."""
-    advance(root)
+    advance(root, strict=False)
     jobs = jobs_root(root)
     queue = _queue(jobs)
     return [_status(folder, queue) for folder in reversed(_folders(jobs))]
