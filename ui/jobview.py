@@ -32,8 +32,7 @@ def start_job(config: TrainConfig) -> str | None:
 def _progress(status: jobs.JobStatus) -> None:
     label = f"epoch {status.epoch}/{status.epochs}"
     if status.state == "queued":
-        label = (f"queued: place {status.place} of {status.queue_length}, waiting for a free worker "
-                 f"(at most {jobs.max_workers()} train at once)")
+        label = f"queued: place {status.place} of {status.queue_length}, waiting for a free worker"
     elif status.state == "running" and status.epoch == 0 and not status.step:
         label = "starting the worker (loading TensorFlow)..."
     elif status.state == "running":
