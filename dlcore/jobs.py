@@ -1,8 +1,9 @@
 """Training jobs: a folder under ``<home>/jobs/<id>/`` and a worker process that trains into it.
 
-The folder holds ``config.json`` (everything to rerun), ``status.json`` (written by the worker only),
-``metrics.jsonl``, TensorBoard logs, a ``BackupAndRestore`` checkpoint (``backup/``) and ``worker.log``. Pages and
-the command line only read the folder, so a job outlives page switches, closed tabs and server restarts.
+The folder holds ``config.json`` (everything to rerun), ``status.json`` (written by the worker; by the queue
+only while no worker runs), ``worker.pid``, ``metrics.jsonl``, TensorBoard logs, a ``BackupAndRestore``
+checkpoint (``backup/``) and ``worker.log``. Pages and the command line only read the folder, so a job outlives
+page switches, closed tabs and server restarts.
 This module and the worker it starts (``dlcore.worker``) are the only ones in dlcore that start processes.
 
 The queue: at most ``max_workers()`` workers train at once (``DLCORE_MAX_WORKERS``). A job started while the
@@ -342,7 +343,7 @@ def read_metrics(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def update_status(folder: Path, **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into ``status.json`` (atomic; only the job's worker calls this after the start)."""
+    """Merge ``fields`` into ``status.json`` (atomic; while a worker runs, only it and its trainer call this)."""
     status = read_json(folder / STATUS_FILE, {}) or {}
     status.update(fields, updated=time.time())
     atomic_write_json(folder / STATUS_FILE, status)
