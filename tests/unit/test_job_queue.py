@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def _raw_state(folder: Path) -> str:
     return json.loads((folder / jobs.STATUS_FILE).read_text())["state"]
 
 
-def _until(check, timeout: float = 180.0, interval: float = 0.1) -> None:
+def _until(check: Callable[[], bool], timeout: float = 180.0, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"
@@ -57,7 +58,7 @@ def _until(check, timeout: float = 180.0, interval: float = 0.1) -> None:
 
 
 @pytest.fixture()
-def fake_worker(home: Path):
+def fake_worker(home: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     """A job holding a worker slot with a stand-in process (no TensorFlow)."""
     with slot_holder(home) as held:
         yield held
