@@ -8,7 +8,7 @@ from dlcore.errors import DlcoreError
 from dlcore.models.spec import HEAD_MODES
 from ui.cache import store, workspace
 from ui.finetune import base_picker, before_after_view, finetune_form, plan_for, plan_view
-from ui.jobview import job_view
+from ui.jobview import job_view, start_job
 from ui.widgets import dataset_picker
 
 st.title("Fine-tune")
@@ -37,9 +37,8 @@ if ref:
         st.subheader("The base, adapted to the data")
         plan_view(plan)
         config = finetune_form(ref, data_ref, meta, head, int(freeze))
-        if config is not None:
-            status = jobs.start(config, workspace())
-            st.session_state["ft_job"] = status.job_id
+        if config is not None and (started := start_job(config)):
+            st.session_state["ft_job"] = started
 
 st.subheader("Fine-tuning jobs")
 tuned = [j for j in jobs.list_jobs(workspace()) if j.config.get("finetune")]

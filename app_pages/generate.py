@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dlcore import jobs
 from dlcore.errors import DlcoreError
 from dlcore.generative import explore
 from dlcore.models import generative_architectures
 from ui import generative as gen
-from ui.cache import dataset, model, workspace
-from ui.jobview import job_view
+from ui.cache import dataset, model
+from ui.jobview import job_view, start_job
 from ui.quality import quality_panel
 from ui.widgets import dataset_picker
 
@@ -28,8 +27,8 @@ with st.expander("Train a new generative model", expanded=not gen.generative_rec
         st.warning(f"{ref!r} is {ds.modality} data; generative models here draw images: pick an image data set.")
     else:
         config = gen.generative_form(ref, arch)
-        if config is not None:
-            st.session_state["gen_job"] = jobs.start(config, workspace()).job_id
+        if config is not None and (started := start_job(config)):
+            st.session_state["gen_job"] = started
     if st.session_state.get("gen_job"):
         job_view(st.session_state["gen_job"])
 

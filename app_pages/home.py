@@ -19,7 +19,9 @@ models, all_jobs = store().list(), jobs.list_jobs(workspace())
 c1, c2, c3 = st.columns(3)
 c1.metric("Stored models", len(models))
 c2.metric("Training jobs", len(all_jobs))
-c3.metric("Running now", sum(j.active for j in all_jobs))
+queued = sum(j.state == "queued" for j in all_jobs)
+c3.metric("Running now", sum(j.state == "running" for j in all_jobs), delta=f"{queued} queued" if queued else None,
+          delta_color="off")
 
 st.subheader("Where to go")
 LINKS = [

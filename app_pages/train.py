@@ -5,7 +5,7 @@ import streamlit as st
 
 from dlcore import jobs
 from ui.cache import dataset, device_info, workspace
-from ui.jobview import job_view
+from ui.jobview import job_view, start_job
 from ui.widgets import dataset_picker, train_form
 
 st.title("Train")
@@ -15,9 +15,8 @@ st.caption(f"{ds.task}, {ds.modality}, {ds.n_train} training and {ds.n_val} vali
            f"input {ds.input_shape}, {ds.n_outputs} output(s).")
 
 config = train_form(ref, ds, gpu=device_info().kind == "gpu")
-if config is not None:
-    status = jobs.start(config, workspace())
-    st.session_state["job_select"] = status.job_id
+if config is not None and (started := start_job(config)):
+    st.session_state["job_select"] = started
 
 st.subheader("Jobs")
 all_jobs = jobs.list_jobs(workspace())

@@ -8,6 +8,7 @@ import streamlit as st
 from dlcore import jobs, plots
 from dlcore.errors import DlcoreError
 from dlcore.images import read_samples
+from dlcore.models.spec import TrainConfig
 from ui.cache import store, workspace
 from ui.results import model_results
 
@@ -19,9 +20,20 @@ def _eta(seconds: float | None) -> str:
     return f"about {minutes} min {secs} s left" if minutes else f"about {secs} s left"
 
 
+def start_job(config: TrainConfig) -> str | None:
+    """Start a training job in the workspace and return its id; on a refusal, show why and return None."""
+    try:
+        return jobs.start(config, workspace()).job_id
+    except DlcoreError as exc:
+        st.error(f"The job could not be started: {exc}")
+        return None
+
+
 def _progress(status: jobs.JobStatus) -> None:
     label = f"epoch {status.epoch}/{status.epochs}"
-    if status.state == "queued" or (status.state == "running" and status.epoch == 0 and not status.step):
+    if status.state == "queued":
+        label = f"queued: place {status.place} of {status.queue_length}, waiting for a free worker"
+    elif status.state == "running" and status.epoch == 0 and not status.step:
         label = "starting the worker (loading TensorFlow)..."
     elif status.state == "running":
         label += f", {_eta(status.eta_seconds)}"
@@ -51,12 +63,24 @@ def live_job(job_id: str) -> None:
         return
     st.session_state[f"was_active_{job_id}"] = True
     _progress(status)
+    if status.state == "queued":
+        if st.button("Cancel", key=f"cancel_{job_id}", help="Takes the job out of the queue; it never starts"):
+            _cancel(job_id)
+        return
     rows = jobs.metrics(job_id, workspace())
     if rows:
         _curves(status.folder, rows, key=f"live_curves_{job_id}_{len(rows)}")
     if st.button("Stop", key=f"stop_{job_id}", help="Ends training after the current batch and keeps the best epoch"):
         jobs.stop(job_id, workspace())
         st.toast("Stopping after the current batch...")
+
+
+def _cancel(job_id: str) -> None:
+    try:
+        jobs.cancel(job_id, workspace())
+    except DlcoreError as exc:  # it got a worker meanwhile
+        st.toast(str(exc))
+    st.rerun()
 
 
 def job_view(job_id: str) -> None:
@@ -79,6 +103,8 @@ def job_view(job_id: str) -> None:
         if st.button("Resume", key=f"resume_{job_id}"):
             jobs.resume(job_id, workspace())
             st.rerun()
+    elif status.state == "cancelled":
+        st.info(f"Cancelled: {status.message}.")
     else:
         st.success(f"{status.state.capitalize()}: {status.message}")
     rows = jobs.metrics(job_id, workspace())

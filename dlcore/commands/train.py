@@ -1,4 +1,4 @@
-"""``train`` (a job run in this process, with a progress bar) and ``run-job`` (the worker's entry point)."""
+"""``train`` (a job run in this process, with a progress bar) and ``run-job`` (what a job's worker runs to train)."""
 from __future__ import annotations
 
 import argparse
@@ -71,7 +71,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_train_arguments(p)
     add_json_flag(p)
     p.set_defaults(handler=run)
-    w = sub.add_parser("run-job", help="(internal) run the training job in FOLDER")
+    w = sub.add_parser("run-job", help="(internal) train the job in FOLDER (its worker, dlcore.worker, runs this)")
     w.add_argument("folder")
     w.set_defaults(handler=run_worker)
 
@@ -139,7 +139,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     from dlcore.training import run_job
+    from dlcore.worker import die_with_worker
 
+    if not die_with_worker():  # its worker ended while TensorFlow loaded: nobody would record this run
+        print("the job's worker has gone; not training", file=sys.stderr)
+        return 4
     status = run_job(args.folder)
     print(f"job ended: {status.get('state')}: {status.get('message', '')}", file=sys.stderr)
     return 0 if status.get("state") in ("done", "stopped") else 3

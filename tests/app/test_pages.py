@@ -7,6 +7,7 @@ import time
 import pytest
 
 from dlcore import jobs
+from dlcore.models import ModelSpec, TrainConfig
 from dlcore.store import ModelStore
 from tests.app.conftest import open_page
 
@@ -56,6 +57,22 @@ def test_train_page_starts_a_job_and_shows_live_curves_then_results(home) -> Non
     curves = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["x"] for t in curves["data"][:2]] == [[1, 2, 3, 4]] * 2  # training and validation loss per epoch
     assert ModelStore(home).get(status.model_id).meta.config.epochs == 4
+
+
+def test_a_queued_job_shows_its_place_and_can_be_cancelled(home, monkeypatch) -> None:
+    from tests.queue_support import slot_holder
+
+    monkeypatch.setenv("DLCORE_MAX_WORKERS", "1")
+    with slot_holder(home):
+        queued = jobs.start(TrainConfig(data="iris", model=ModelSpec(units=(4,)), epochs=1), home)
+        at = open_page("train")
+        at.selectbox(key="job_select").select(queued.job_id).run()
+        assert not at.exception
+        assert "queued: place 1 of 1" in at.get("progress")[0].proto.text
+        next(b for b in at.button if b.label == "Cancel").click().run()
+        assert not at.exception
+        assert jobs.poll(queued.job_id, home).state == "cancelled"
+        assert any("Cancelled" in i.value for i in at.info)
 
 
 def test_train_page_reopened_finds_the_last_job(trained_home, monkeypatch) -> None:
