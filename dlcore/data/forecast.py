@@ -149,6 +149,11 @@ def _times(frame: pd.DataFrame, spec: ForecastSpec) -> tuple[pd.Series, list[str
         hint = f"the date columns are {', '.join(repr(d) for d in dates)}" if dates else "the table has no date column"
         raise DataError(f"no column {spec.time!r} to use as the time; {hint}")
     info = infer_column(spec.time, frame[spec.time])
+    if info.kind != "date":
+        dates = [n for n in frame.columns if infer_column(n, frame[n]).kind == "date"]
+        hint = f": {', '.join(repr(d) for d in dates)}" if dates else " (this table has none)"
+        raise DataError(f"column {spec.time!r} does not hold dates or times (it reads as {info.kind}); choose the "
+                        f"date/time column{hint}")
     times = as_dates(frame[spec.time], info.date_format or "mixed")
     present = frame[spec.time].notna() & (frame[spec.time].astype(str).str.strip() != "")
     if times.notna().sum() < PARSE_SHARE * max(1, int(present.sum())) or not times.notna().any():
@@ -162,7 +167,7 @@ def _times(frame: pd.DataFrame, spec: ForecastSpec) -> tuple[pd.Series, list[str
 
 def _value_columns(frame: pd.DataFrame, spec: ForecastSpec) -> tuple[tuple[str, ...], str]:
     others = [n for n in frame.columns if n != spec.time]
-    values = tuple(spec.values) or tuple(n for n in others if infer_column(n, frame[n]).kind == "numeric")
+    values = tuple(spec.values) or tuple(n for n in others if _mostly_numbers(frame[n]))
     target = spec.target.strip() if spec.target else None
     if target is not None and target not in values:
         values = (*values, target)
@@ -173,6 +178,11 @@ def _value_columns(frame: pd.DataFrame, spec: ForecastSpec) -> tuple[tuple[str, 
     if not values:
         raise DataError(f"no numeric column besides the time {spec.time!r}; a series needs a column of numbers")
     return values, target or values[-1]
+
+
+def _mostly_numbers(column: pd.Series) -> bool:
+    present = column.notna() & (column.astype(str).str.strip() != "")
+    return bool(present.any()) and np.isfinite(as_number(column[present])).mean() >= PARSE_SHARE
 
 
 def _numbers(column: pd.Series, name: str) -> tuple[np.ndarray, int]:

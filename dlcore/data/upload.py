@@ -296,8 +296,22 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
     if not used:
         raise DataError(f"no feature columns left: every column but the target {target!r} is left out; include one")
     modality = "text" if len(used) == 1 and used[0].use == "text" else "tabular"
+    if modality == "text":
+        keep, y, warnings = _drop_empty_texts(frame[used[0].name], keep, y, warnings)
     return Preview(raw, "texts" if modality == "text" else "table", modality, task, target, keep, y, classes,
                    tuple(infos), tuple(warnings), choices.sensitive)
+
+
+def _drop_empty_texts(texts: pd.Series, keep: np.ndarray, y: np.ndarray,
+                      warnings: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rows whose text is empty (or only spaces) give a text model nothing to read: they are left out."""
+    empty = as_text(texts).isna().to_numpy()
+    if not (empty & keep).any():
+        return keep, y, warnings
+    if not (keep & ~empty).any():
+        raise DataError(f"every text in {texts.name!r} is empty; fill in the texts or choose another column")
+    message = f"{int((empty & keep).sum())} row(s) with an empty text in {texts.name!r} left out"
+    return keep & ~empty, y[~empty[keep]], [*warnings, message]
 
 
 def _check_sensitive(choices: Choices, names: list[str], target: str) -> None:
