@@ -167,7 +167,7 @@ def _times(frame: pd.DataFrame, spec: ForecastSpec) -> tuple[pd.Series, list[str
 
 def _value_columns(frame: pd.DataFrame, spec: ForecastSpec) -> tuple[tuple[str, ...], str]:
     others = [n for n in frame.columns if n != spec.time]
-    values = tuple(spec.values) or tuple(n for n in others if _mostly_numbers(frame[n]))
+    values = tuple(spec.values) or numeric_columns(frame, spec.time)
     target = spec.target.strip() if spec.target else None
     if target is not None and target not in values:
         values = (*values, target)
@@ -180,9 +180,15 @@ def _value_columns(frame: pd.DataFrame, spec: ForecastSpec) -> tuple[tuple[str, 
     return values, target or values[-1]
 
 
-def _mostly_numbers(column: pd.Series) -> bool:
-    present = column.notna() & (column.astype(str).str.strip() != "")
-    return bool(present.any()) and np.isfinite(as_number(column[present])).mean() >= PARSE_SHARE
+def numeric_columns(frame: pd.DataFrame, time: str) -> tuple[str, ...]:
+    """The columns besides ``time`` whose values are (nearly all) numbers: the default value columns."""
+    out = []
+    for name in frame.columns:
+        column = frame[name]
+        present = column.notna() & (column.astype(str).str.strip() != "")
+        if name != time and present.any() and np.isfinite(as_number(column[present])).mean() >= PARSE_SHARE:
+            out.append(name)
+    return tuple(out)
 
 
 def _numbers(column: pd.Series, name: str) -> tuple[np.ndarray, int]:
@@ -386,5 +392,5 @@ def predict(model: Any, ds: Dataset, batch_size: int = 256) -> ForecastResult:
     return result(ds, np.asarray(model.predict(ds.x_val, batch_size=batch_size, verbose=0)))
 
 
-__all__ = ["ForecastPreview", "ForecastResult", "ForecastSpec", "Gaps", "baselines", "infer_season", "predict",
-           "result", "to_dataset", "to_units", "understand"]
+__all__ = ["ForecastPreview", "ForecastResult", "ForecastSpec", "Gaps", "baselines", "infer_season",
+           "numeric_columns", "predict", "result", "to_dataset", "to_units", "understand"]

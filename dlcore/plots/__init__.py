@@ -28,6 +28,7 @@ from dlcore.plots.fairness import (
     selection_rates,
     tradeoff,
 )
+from dlcore.plots.forecast import forecast_plot
 from dlcore.plots.generative import class_coverage, image_grid, latent_map, memorisation_histogram
 from dlcore.plots.training import (
     confusion_matrix,
@@ -46,4 +47,4 @@ __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images
            "class_coverage", "image_grid", "latent_map", "memorisation_histogram",
            "agreement_heatmap", "faithfulness_curves", "randomisation_curve", "spread_map",
            "confusion_matrices", "disparity_bars", "group_metrics", "group_shares", "proxy_bars", "selection_rates",
-           "tradeoff"]
+           "tradeoff", "forecast_plot"]

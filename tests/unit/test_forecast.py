@@ -206,3 +206,42 @@ def test_a_transformer_beats_the_last_value_baseline() -> None:
     last = result.baseline_mae()["last value"]
     assert result.mae < 0.6 * last, (result.mae, result.baseline_mae())
     assert len(result.times) == ds.n_val == len(result.forecast)
+
+
+def test_the_forecast_plot_draws_the_series_the_forecast_the_baselines_and_their_errors() -> None:
+    from dlcore import plots
+
+    ds = fc.to_dataset(raw_of(daily(120)), fc.ForecastSpec("date", window=14))
+    truth = ds.y_val.copy()
+    result = fc.result(ds, truth + 0.1)  # a forecast 0.1 std above the truth
+    fig = plots.forecast_plot(result.times, result.actual, result.forecast, result.baselines, result.target)
+    names = [t.name for t in fig.data]
+    assert names[0] == "actual" and names[1].startswith("model (MAE ")
+    assert {n.split(" (")[0] for n in names[1:] if "error" not in n} == {"model", "last value", "seasonal"}
+    model_error = next(t for t in fig.data if t.name == "model error")
+    std = fc.params(ds)["std"][fc.params(ds)["target_index"]]
+    np.testing.assert_allclose(model_error.y, 0.1 * std, rtol=1e-4)
+    assert result.mae == pytest.approx(0.1 * std, rel=1e-4) and list(fig.data[0].x) == list(result.times)
+    assert result.baseline_mae() == pytest.approx(fc.baselines(ds))
+
+
+@pytest.mark.slow
+def test_the_data_page_reads_a_series_to_forecast_and_keeps_it(home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    frame = daily(120).drop(index=[40, 41]).sample(frac=1.0, random_state=0)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app_pages" / "data.py"), default_timeout=90)
+    at.run()
+    at.file_uploader(key="upload").set_value(("shop.csv", frame.to_csv(index=False).encode(), "text/csv")).run()
+    key = next(w.key for w in at.toggle if w.key.startswith("fc_on_"))
+    at.toggle(key=key).set_value(True).run()
+    at.number_input(key=key.replace("fc_on_", "fc_window_")).set_value(14).run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Times"] == "118" and metrics["Windows"] == "104" and metrics["Every"] == "1 day"
+    warnings = [w.value for w in at.warning]
+    assert any("out of time order" in w for w in warnings) and any("1 gap(s) in the series" in w for w in warnings)
+    at.text_input[0].set_value("shop").run()
+    at.button[0].click().run()
+    kept = load_dataset("shop")
+    assert kept.modality == "sequence" and kept.input_shape == (14, 2) and fc.params(kept)["target"] == "sales"
