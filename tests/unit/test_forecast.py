@@ -184,9 +184,17 @@ def test_an_rnn_trained_by_the_cli_beats_the_last_value_baseline(home: Path, tmp
                  "--seq-units", "16", "--units", "16", "--epochs", "12", "--lr", "0.01", "--json"])
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     f = r["forecast"]
+    print(f"rnn: validation MAE {f['mae']:.3f}, baselines {f['baselines']}")  # the README's figure (-s shows it)
     assert code == 0 and f["beats_last_value"] and f["mae"] < 0.6 * f["baselines"]["last value"], f
     config = json.loads((home / "models" / r["model_id"] / "meta.json").read_text())["config"]
     assert config["forecast"]["window"] == 14 and config["forecast"]["time"] == "date"
+    from streamlit.testing.v1 import AppTest  # the Models page redraws the forecast from the file and the model
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app_pages" / "models.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert f"forecast_{r['model_id']}" in {c.key for c in at.get("plotly_chart")}
+    assert any(f"validation MAE {f['mae']:.4g}" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
@@ -204,6 +212,7 @@ def test_a_transformer_beats_the_last_value_baseline() -> None:
     model.fit(ds.x_train, ds.y_train, epochs=15, batch_size=32, verbose=0)
     result = fc.predict(model, ds)
     last = result.baseline_mae()["last value"]
+    print(f"transformer: validation MAE {result.mae:.3f}, baselines {result.baseline_mae()}")
     assert result.mae < 0.6 * last, (result.mae, result.baseline_mae())
     assert len(result.times) == ds.n_val == len(result.forecast)
 
