@@ -194,7 +194,7 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
         info = device.configure(config.mixed_precision)
         update_status(folder, device=info.label, mixed_precision=info.mixed_precision)
         dataset = load_dataset(config.data, config.target, config.validation_split, config.seed,
-                               tuple(config.sensitive) or None)
+                               tuple(config.sensitive) or None, forecast=config.forecast)
         dataset = limit_train(dataset, config.train_limit, config.seed)
         kind = kind_for(config).prepare(JobSetup(folder, config, dataset, run_job))
         device.configure(config.mixed_precision)  # again: a job run by ``prepare`` set it up for its own config

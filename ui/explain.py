@@ -16,6 +16,7 @@ import streamlit as st
 from dlcore import plots
 from dlcore.explain.attribution import GAP_METHODS
 from dlcore.explain.inputs import image_input, row_fields, row_input, text_input
+from dlcore.explain.plan import is_text_model
 from dlcore.explain.readable import readable
 from dlcore.explain.report import seed_spread
 from dlcore.explain.service import (
@@ -210,7 +211,8 @@ def method_picker(container: Any, model: Any, key: str) -> list[str]:
     others named and why they do not apply."""
     found = applicable_methods(model)
     offered = [m for m, why in found.items() if not why]
-    default = [m for m in ("shap", "lime") if m in offered]
+    # texts: LIME first; SHAP's Partition explainer takes longer on texts, one click away
+    default = [m for m in (("lime",) if is_text_model(model) else ("shap", "lime")) if m in offered]
     chosen = container.multiselect("Methods", offered, default=default, format_func=LABELS.get, key=key,
                                    help="Explanations side by side; the trust panel compares every pair")
     missing = [f"{LABELS[m]}: {why}" for m, why in found.items() if why]

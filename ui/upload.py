@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from dlcore import plots
-from dlcore.data.columns import action, categories
+from dlcore.data import forecast
+from dlcore.data.columns import action, categories, infer_column
 from dlcore.data.limits import Limits
 from dlcore.data.readers import RawUpload, read_bytes
 from dlcore.data.stored import DatasetStore
@@ -71,9 +72,52 @@ def choose(raw: RawUpload, key: str) -> Choices:
     exclude = st.multiselect("Columns left out", others, default=flagged, key=f"exclude_{key}_{target}",
                              help="Flagged by default: IDs, free text, empty or constant columns, copies of the target")
     same = sorted(exclude) == sorted(flagged)  # untouched: keep the defaults (and their reasons)
+    spec = forecast_choice(raw, key)
+    if spec is not None:
+        return Choices(target=spec.target, forecast=spec)
     sensitive, inputs = sensitive_choice(list(raw.frame.columns), target, key)
     return Choices(target=target, task=choices.task, exclude=None if same else tuple(exclude),
                    ordinal=_orders(raw, first, key), sensitive=sensitive, sensitive_inputs=inputs)
+
+
+def forecast_choice(raw: RawUpload, key: str) -> forecast.ForecastSpec | None:
+    """For a table with a date column: read it as a series to forecast (time, value columns, window, horizon)."""
+    frame = raw.frame
+    dates = [n for n in frame.columns if infer_column(n, frame[n]).kind == "date"] if frame is not None else []
+    if not dates:
+        return None
+    with st.expander("Forecast a series"):
+        on = st.toggle("Read the table as a series to forecast", key=f"fc_on_{key}",
+                       help="windows of the value columns, split by time, for the rnn and transformer models")
+        time = st.selectbox("Time column", dates, key=f"fc_time_{key}")
+        numeric = list(forecast.numeric_columns(frame, time))
+        values = st.multiselect("Value columns (the model's inputs)", numeric, default=numeric, key=f"fc_values_{key}")
+        target = st.selectbox("Forecast column", values or numeric, index=max(0, len(values or numeric) - 1),
+                              key=f"fc_target_{key}")
+        c1, c2, c3 = st.columns(3)
+        window = c1.number_input("Window (steps)", 1, 100_000, 24, key=f"fc_window_{key}")
+        horizon = c2.number_input("Horizon (steps ahead)", 1, 100_000, 1, key=f"fc_horizon_{key}")
+        season = c3.number_input("Season (steps, 0: inferred)", 0, 100_000, 0, key=f"fc_season_{key}")
+    if not on:
+        return None
+    return forecast.ForecastSpec(time=time, window=int(window), horizon=int(horizon), target=target,
+                                 values=tuple(values), season=int(season))
+
+
+def show_forecast(preview: forecast.ForecastPreview, key: str) -> None:
+    """Rows, windows and their split, gaps and disorder, the season, and the series itself."""
+    s = preview.spec
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Times", f"{preview.n_rows:,}")
+    c2.metric("Windows", f"{preview.n_windows:,}")
+    c3.metric("Training / validation", f"{preview.n_train:,} / {preview.n_val:,}")
+    c4.metric("Every", forecast.duration(preview.gaps.interval))
+    st.caption(f"Windows of {s.window} steps of {', '.join(s.values)}; the target is {s.target!r} {s.horizon} "
+               f"step(s) after each window. Split by time: the last {preview.n_val} windows validate, after a gap "
+               f"of {s.horizon}. Seasonal baseline: {preview.season} steps ({preview.season_reason}).")
+    for line in (*preview.raw.skipped, *preview.warnings):
+        st.warning(line)
+    st.line_chart(pd.DataFrame(preview.values, index=preview.times, columns=list(s.values)))
 
 
 def _orders(raw: RawUpload, first: Preview | None, key: str) -> dict[str, tuple[str, ...]]:
@@ -94,18 +138,18 @@ def _orders(raw: RawUpload, first: Preview | None, key: str) -> dict[str, tuple[
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _understand(key: str, choices: str, _raw: RawUpload) -> Preview:
+def _understand(key: str, choices: str, _raw: RawUpload) -> Preview | forecast.ForecastPreview:
     return understand(_raw, Choices.from_dict(json.loads(choices)))
 
 
-def understand_or_none(raw: RawUpload, choices: Choices, key: str) -> Preview | None:
+def understand_or_none(raw: RawUpload, choices: Choices, key: str) -> Preview | forecast.ForecastPreview | None:
     try:
         return _understand(key, json.dumps(choices.to_dict(), sort_keys=True), raw)
     except DlcoreError:
         return None
 
 
-def understood(raw: RawUpload, choices: Choices, key: str) -> Preview | None:
+def understood(raw: RawUpload, choices: Choices, key: str) -> Preview | forecast.ForecastPreview | None:
     """What was understood with these choices (once per upload and choices); None, with the reason shown,
     when it cannot be used."""
     try:
@@ -115,8 +159,12 @@ def understood(raw: RawUpload, choices: Choices, key: str) -> Preview | None:
         return None
 
 
-def show(preview: Preview, key: str) -> None:
-    """Rows, columns and their use, warnings, class balance, sample images or texts, statistics."""
+def show(preview: Preview | forecast.ForecastPreview, key: str) -> None:
+    """Rows, columns and their use, warnings, class balance, sample images or texts, statistics (or, for a
+    series to forecast, its windows: ``show_forecast``)."""
+    if isinstance(preview, forecast.ForecastPreview):
+        show_forecast(preview, key)
+        return
     raw = preview.raw
     c1, c2, c3, c4 = st.columns(4)
     left_out = f"{preview.n_rows - raw.n_rows:,} left out" if preview.n_rows < raw.n_rows else None

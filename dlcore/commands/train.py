@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcore.cli import add_json_flag, emit
+from dlcore.commands.validate import add_forecast_arguments, forecast_spec
 from dlcore.errors import DlcoreError
 from dlcore.models.catalog import architecture, generative_architectures, trainable_architectures
 from dlcore.models.spec import ACTIVATIONS, CELLS, DISTRIBUTE, OPTIMIZERS, ModelSpec, TrainConfig
@@ -68,6 +69,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="a sensitive column of the table: kept out of the inputs, kept for the audit (repeatable)")
     f.add_argument("--reweigh", action="store_true",
                    help="weight training rows so group and label are independent (Kamiran and Calders 2012)")
+    add_forecast_arguments(p)
     add_train_arguments(p)
     add_json_flag(p)
     p.set_defaults(handler=run)
@@ -105,7 +107,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        early_stopping=args.early_stopping, validation_split=args.validation_split,
                        seed=args.seed, name=args.name, mixed_precision=args.mixed_precision,
                        distribute=args.distribute, d_learning_rate=args.d_lr,
-                       train_limit=args.train_limit, sensitive=tuple(args.sensitive), reweigh=args.reweigh)
+                       train_limit=args.train_limit, sensitive=tuple(args.sensitive), reweigh=args.reweigh,
+                       forecast=_forecast_dict(args))
+
+
+def _forecast_dict(args: argparse.Namespace) -> dict[str, Any] | None:
+    spec = forecast_spec(args)
+    return None if spec is None else spec.to_dict()
 
 
 def run_config(config: TrainConfig, args: argparse.Namespace) -> int:
@@ -124,13 +132,31 @@ def run_config(config: TrainConfig, args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"model_id": status.get("model_id"), "job_id": folder.name, "path": str(model_file),
                               "metrics": status.get("metrics", {}), "epochs": int(status.get("epoch") or 0),
                               "seconds": round(time.perf_counter() - t0, 2)}
+    if config.forecast is not None:
+        result["forecast"] = forecast_report(config, str(status.get("model_id")), folder.parent.parent)
     emit(args, result, _human)
     return 0
 
 
+def forecast_report(config: TrainConfig, model_id: str, root: Path) -> dict[str, Any]:
+    """A forecasting model's validation MAE in the target's units beside the baselines' (the job's own metrics
+    are in scaled units: the target's training standard deviation)."""
+    from dlcore.data import load_dataset
+    from dlcore.data.forecast import predict
+    from dlcore.store import ModelStore
+
+    ds = load_dataset(config.data, config.target, config.validation_split, config.seed, forecast=config.forecast)
+    return predict(ModelStore(root).load(model_id), ds).to_dict()
+
+
 def _human(r: dict[str, Any]) -> str:
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items() if isinstance(v, (int, float)) and k != "epoch")
-    return f"model {r['model_id']} saved to {r['path']}\n{r['epochs']} epoch(s) in {r['seconds']}s: {metrics}"
+    text = f"model {r['model_id']} saved to {r['path']}\n{r['epochs']} epoch(s) in {r['seconds']}s: {metrics}"
+    if "forecast" in r:
+        f = r["forecast"]
+        text += (f"\nforecast of {f['target']!r} {f['horizon']} step(s) ahead: validation MAE {f['mae']:.4g} "
+                 "against " + ", ".join(f"{k} {v:.4g}" for k, v in f["baselines"].items()))
+    return text
 
 
 def run(args: argparse.Namespace) -> int:

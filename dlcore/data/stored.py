@@ -17,6 +17,7 @@ from typing import Any
 
 from dlcore.data.builtin import builtin_names
 from dlcore.data.dataset import Dataset
+from dlcore.data.forecast import ForecastSpec
 from dlcore.data.readers import read_bytes, read_path
 from dlcore.data.upload import Choices, to_dataset, understand
 from dlcore.errors import DataError
@@ -143,9 +144,9 @@ class DatasetStore:
             return ""
 
     def load(self, name: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0,
-             sensitive: Sequence[str] | None = None) -> Dataset:
-        """The stored upload as a Dataset, with its stored choices (and another target, or other sensitive
-        columns kept out of the inputs, if given)."""
+             sensitive: Sequence[str] | None = None, forecast: ForecastSpec | None = None) -> Dataset:
+        """The stored upload as a Dataset, with its stored choices (and another target, other sensitive
+        columns kept out of the inputs, or a forecast of it as a series, if given)."""
         stored = self.get(name)
         choices = stored.choices
         if sensitive is not None:
@@ -155,6 +156,10 @@ class DatasetStore:
             kept = tuple(c for c in choices.sensitive if c != target)
             choices = Choices(target=target, image_size=choices.image_size, read_as=choices.read_as, sensitive=kept,
                               sensitive_inputs=tuple(c for c in choices.sensitive_inputs if c in kept))
+            old = stored.choices.forecast
+            choices = replace(choices, forecast=None if old is None else replace(old, target=target))
+        if forecast is not None:
+            choices = replace(choices, forecast=forecast)
         raw = read_path(stored.file, image_size=choices.image_size)
         return to_dataset(raw, choices, name, validation_split, seed)
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlcore.data import validate
+from dlcore.data import forecast, validate
 from dlcore.data.columns import (
     PARSE_SHARE,
     TARGET_NAMES,
@@ -50,13 +50,15 @@ class Choices:
     read_as: str | None = None  # arrays shaped (n, a, b): "image" (grey, a x b) or "sequence" (a steps of b)
     sensitive: tuple[str, ...] = ()  # columns kept for the fairness audit
     sensitive_inputs: tuple[str, ...] = ()  # those of them also given to the model (default: none)
+    forecast: forecast.ForecastSpec | None = None  # a series: windows of it forecast a later value
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "task": self.task,
                 "exclude": None if self.exclude is None else list(self.exclude),
                 "ordinal": {k: list(v) for k, v in self.ordinal.items()}, "image_size": self.image_size,
                 "read_as": self.read_as, "sensitive": list(self.sensitive),
-                "sensitive_inputs": list(self.sensitive_inputs)}
+                "sensitive_inputs": list(self.sensitive_inputs),
+                "forecast": None if self.forecast is None else self.forecast.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Choices:
@@ -67,7 +69,8 @@ class Choices:
                    ordinal={str(k): tuple(str(c) for c in v) for k, v in (data.get("ordinal") or {}).items()},
                    image_size=data.get("image_size"), read_as=data.get("read_as"),
                    sensitive=tuple(str(c) for c in data.get("sensitive") or ()),
-                   sensitive_inputs=tuple(str(c) for c in data.get("sensitive_inputs") or ()))
+                   sensitive_inputs=tuple(str(c) for c in data.get("sensitive_inputs") or ()),
+                   forecast=forecast.ForecastSpec.from_dict(data["forecast"]) if data.get("forecast") else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,8 +296,22 @@ def _table(raw: RawUpload, choices: Choices) -> Preview:
     if not used:
         raise DataError(f"no feature columns left: every column but the target {target!r} is left out; include one")
     modality = "text" if len(used) == 1 and used[0].use == "text" else "tabular"
+    if modality == "text":
+        keep, y, warnings = _drop_empty_texts(frame[used[0].name], keep, y, warnings)
     return Preview(raw, "texts" if modality == "text" else "table", modality, task, target, keep, y, classes,
                    tuple(infos), tuple(warnings), choices.sensitive)
+
+
+def _drop_empty_texts(texts: pd.Series, keep: np.ndarray, y: np.ndarray,
+                      warnings: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rows whose text is empty (or only spaces) give a text model nothing to read: they are left out."""
+    empty = as_text(texts).isna().to_numpy()
+    if not (empty & keep).any():
+        return keep, y, warnings
+    if not (keep & ~empty).any():
+        raise DataError(f"every text in {texts.name!r} is empty; fill in the texts or choose another column")
+    message = f"{int((empty & keep).sum())} row(s) with an empty text in {texts.name!r} left out"
+    return keep & ~empty, y[~empty[keep]], [*warnings, message]
 
 
 def _check_sensitive(choices: Choices, names: list[str], target: str) -> None:
@@ -329,9 +346,13 @@ def array_modality(x: np.ndarray, read_as: str | None = None) -> str:
     return "tabular" if x.ndim == 2 else "sequence"
 
 
-def understand(raw: RawUpload, choices: Choices | None = None, validation_split: float = 0.2) -> Preview:
-    """What an upload holds and how it will be used, checked down to the validation split."""
+def understand(raw: RawUpload, choices: Choices | None = None,
+               validation_split: float = 0.2) -> Preview | forecast.ForecastPreview:
+    """What an upload holds and how it will be used, checked down to the validation split (a series to
+    forecast, when ``choices.forecast`` says so: see ``dlcore.data.forecast``)."""
     choices = choices or Choices()
+    if choices.forecast is not None:
+        return forecast.understand(raw, _forecast_spec(choices), validation_split)
     if raw.kind == "table":
         preview = _table(raw, choices)
     else:
@@ -379,8 +400,12 @@ def _inputs(preview: Preview, train: np.ndarray) -> tuple[np.ndarray, Preprocess
 
 def to_dataset(raw: RawUpload, choices: Choices | None = None, name: str = "", validation_split: float = 0.2,
                seed: int = 0) -> Dataset:
-    """Split an upload (stratified for classification, seeded) and fit its preprocessing on the training rows."""
+    """Split an upload (stratified for classification, seeded) and fit its preprocessing on the training rows;
+    a series to forecast is split by time instead, never shuffled."""
+    if choices is not None and choices.forecast is not None:
+        return forecast.to_dataset(raw, _forecast_spec(choices), name, validation_split)
     preview = understand(raw, choices, validation_split)
+    assert isinstance(preview, Preview)
     classification = preview.task == "classification"
     train, val = split_indices(preview.n_rows, validation_split, seed, preview.y if classification else None)
     x, prep, features = _inputs(preview, train)
@@ -398,6 +423,13 @@ def to_dataset(raw: RawUpload, choices: Choices | None = None, name: str = "", v
         description=f"Uploaded {preview.kind} {raw.filename}: {preview.n_rows} rows, target {preview.target!r} "
                     f"({preview.task}).",
     )
+
+
+def _forecast_spec(choices: Choices) -> forecast.ForecastSpec:
+    """The forecast's spec, with the chosen target when the spec names none."""
+    spec = choices.forecast
+    assert spec is not None
+    return dataclasses.replace(spec, target=spec.target or choices.target)
 
 
 def load_file(path: str | os.PathLike[str], target: str | None = None, validation_split: float = 0.2, seed: int = 0,

@@ -114,6 +114,7 @@ class TrainConfig:
     d_learning_rate: float | None = None  # gan: the discriminator's learning rate (None: learning_rate)
     sensitive: tuple[str, ...] = ()  # columns kept out of the inputs for the fairness audit (() : the data's own)
     reweigh: bool = False  # weight training rows so group and label are independent (needs sensitive columns)
+    forecast: Mapping[str, Any] | None = None  # a series to forecast: dlcore.data.forecast.ForecastSpec.to_dict()
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -147,4 +148,5 @@ class TrainConfig:
         tune_fields = {f.name for f in fields(FineTuneSpec)}
         tune = FineTuneSpec(**{k: v for k, v in tune.items() if k in tune_fields}) if tune else None
         values["sensitive"] = tuple(str(c) for c in values.get("sensitive") or ())
+        values["forecast"] = dict(values["forecast"]) if values.get("forecast") else None
         return cls(model=ModelSpec(**model), finetune=tune, **values)

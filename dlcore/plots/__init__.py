@@ -28,6 +28,7 @@ from dlcore.plots.fairness import (
     selection_rates,
     tradeoff,
 )
+from dlcore.plots.forecast import forecast_plot
 from dlcore.plots.generative import class_coverage, image_grid, latent_map, memorisation_histogram
 from dlcore.plots.sequence import sequence_heatmap, sequence_series, step_scores
 from dlcore.plots.training import (
@@ -47,4 +48,4 @@ __all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images
            "class_coverage", "image_grid", "latent_map", "memorisation_histogram",
            "agreement_heatmap", "faithfulness_curves", "randomisation_curve", "spread_map",
            "confusion_matrices", "disparity_bars", "group_metrics", "group_shares", "proxy_bars", "selection_rates",
-           "tradeoff", "sequence_heatmap", "sequence_series", "step_scores"]
+           "tradeoff", "sequence_heatmap", "sequence_series", "step_scores", "forecast_plot"]

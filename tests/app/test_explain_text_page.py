@@ -1,5 +1,5 @@
-"""The Explain page on a text model trained on an uploaded CSV of texts: LIME only (SHAP is said to be not
-offered), the highlighted text and the word weights for a validation row and for a typed text."""
+"""The Explain page on a text model trained on an uploaded CSV of texts: LIME first (SHAP and occlusion offered),
+the highlighted text and the word weights for a validation row and for a typed text."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,9 +24,8 @@ def test_a_text_model_is_explained_with_lime_on_a_row_and_a_typed_text(home: Pat
     assert not at.exception and not at.error
     assert at.selectbox(key="explain_model").value == model_id
     methods = next(m for m in at.multiselect if m.key.startswith("explain_methods_"))
-    assert methods.value == ["lime"]  # SHAP and the gradient methods do not apply to strings; occlusion does
-    assert [o for o in methods.options] == ["LIME", "Occlusion"]
-    assert any("SHAP: SHAP is not offered for text models" in c.value for c in at.caption)
+    assert methods.value == ["lime"]  # the gradient methods do not apply to strings; SHAP and occlusion do
+    assert [o for o in methods.options] == ["SHAP", "LIME", "Occlusion"]
     titles = list(charts_by_title(at))
     assert titles[0] == "Model output per class" and not any(t.startswith(("Why ", "Mean |SHAP")) for t in titles)
     assert any(t.startswith("Words for ") for t in titles) and any(t.startswith("LIME weights for") for t in titles)

@@ -38,7 +38,8 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
     assert any("the model takes texts and 'digits' holds image data" in e.value for e in at.error)  # digits first
     at.selectbox(key="explain_data").set_value("reviews").run()
     assert not at.exception and not at.error and not at.warning  # the names given match the data set's
-    assert any("SHAP is not offered for text models" in c.value for c in at.caption)
+    methods = next(m for m in at.multiselect if m.key.startswith("explain_methods_"))
+    assert "SHAP" in methods.options and methods.value == ["lime"]
     assert any(t.startswith("LIME weights for") for t in charts_by_title(at))  # validation row 0
     at.radio(key="explain_source").set_value("Type a text").run()
     at.text_area(key="explain_text").set_value("a boring and awful plot").run()
