@@ -10,6 +10,7 @@ Importing this module does not import TensorFlow.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -329,25 +330,29 @@ class ModelMeta:
                 f"{same}. Output k is read as the data set's k-th class; predictions are shown in the model's names, "
                 "true classes in the data set's.")
 
-    def data_key(self, data: str | None = None) -> tuple[str, str | None, float, int, tuple[str, ...] | None]:
-        """``(data, target, validation_split, seed, sensitive)``: how to load the data set it was trained on,
-        split as in training, with the sensitive columns it was trained without (None: the data's own); for a
-        model without one, the data set ``data`` names with the default split."""
+    def data_key(self, data: str | None = None) -> tuple[str, str | None, float, int, tuple[str, ...] | None,
+                                                          str | None]:
+        """``(data, target, validation_split, seed, sensitive, forecast)``: how to load the data set it was
+        trained on, split as in training, with the sensitive columns it was trained without (None: the data's
+        own) and the series it forecasts (its spec as JSON, or None); for a model without one, the data set
+        ``data`` names with the default split. Hashable, for caches."""
         if self.config is not None and self.config.data:
             c = self.config
-            return str(c.data), c.target, float(c.validation_split), int(c.seed), tuple(c.sensitive) or None
+            forecast = json.dumps(dict(c.forecast), sort_keys=True) if c.forecast else None
+            return (str(c.data), c.target, float(c.validation_split), int(c.seed), tuple(c.sensitive) or None,
+                    forecast)
         if not data:
             raise ExplainError("this model was imported without its training data; name a data set shaped like "
                                "its input to explain it with (--data NAME|FILE, or pick one on the Explain page)")
-        return str(data), None, 0.2, 0, None
+        return str(data), None, 0.2, 0, None, None
 
     def training_dataset(self, data: str | None = None) -> Any:
         """The data set it was trained on, split as it was (inputs by index, background rows); for a model
         stored without one (an imported file), the data set ``data`` names, checked to fit it."""
         from dlcore.data import load_dataset
 
-        ref, target, split, seed, sensitive = self.data_key(data)
-        ds = load_dataset(ref, target, split, seed, sensitive)
+        ref, target, split, seed, sensitive, forecast = self.data_key(data)
+        ds = load_dataset(ref, target, split, seed, sensitive, forecast=json.loads(forecast) if forecast else None)
         if not self.has_training_data:
             self.check_fits(ds)
         return ds

@@ -1,6 +1,7 @@
 """Cached access to dlcore for the pages: heavy objects are built once per server, not per rerun."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,18 @@ def device_info() -> DeviceInfo:
 
 @st.cache_resource(show_spinner="Loading data set...", max_entries=16)
 def _dataset(ref: str, target: str | None, validation_split: float, seed: int, version: str,
-             sensitive: tuple[str, ...] | None) -> Dataset:
-    return load_dataset(ref, target=target, validation_split=validation_split, seed=seed, sensitive=sensitive)
+             sensitive: tuple[str, ...] | None, forecast: str | None) -> Dataset:
+    return load_dataset(ref, target=target, validation_split=validation_split, seed=seed, sensitive=sensitive,
+                        forecast=json.loads(forecast) if forecast else None)
 
 
 def dataset(ref: str, target: str | None = None, validation_split: float = 0.2, seed: int = 0,
-            sensitive: tuple[str, ...] | None = None) -> Dataset:
+            sensitive: tuple[str, ...] | None = None, forecast: str | None = None) -> Dataset:
     """A data set, loaded once per set of arguments (and again when a stored upload of that name changes);
-    ``sensitive``: columns kept out of the inputs for the audit (None: as the data set was kept)."""
-    return _dataset(ref, target, validation_split, seed, DatasetStore(workspace()).version(ref), sensitive)
+    ``sensitive``: columns kept out of the inputs for the audit (None: as the data set was kept); ``forecast``:
+    a series to forecast, its spec as JSON (``ModelMeta.data_key``)."""
+    return _dataset(ref, target, validation_split, seed, DatasetStore(workspace()).version(ref), sensitive,
+                    forecast)
 
 
 def store() -> ModelStore:

@@ -59,7 +59,7 @@ def test_the_store_loads_schema_one_records_with_typed_fields(stored: ModelStore
                                        "Fisher's iris: 150 flowers, 4 measurements, 3 species")
     assert meta.job == "j-20250501-100000-abcd" and meta.imported is None and meta.extra == {}
     assert meta.origin == "trained" and meta.has_training_data and not meta.generative and not meta.takes_texts
-    assert meta.data_name == "iris" and meta.data_key() == ("iris", None, 0.2, 0, None) and meta.n_outputs == 3
+    assert meta.data_name == "iris" and meta.data_key() == ("iris", None, 0.2, 0, None, None) and meta.n_outputs == 3
     assert meta.best_epoch == 2 and meta.final_metrics(validation=True) == {"val_accuracy": 0.5, "val_loss": 0.98}
     assert meta.final_metrics(validation=False) == {"accuracy": 0.45, "loss": 1.02}
     assert meta.evaluation["kind"] == "classification" and meta.input_label() == "input (4,)"
@@ -77,7 +77,7 @@ def test_an_imported_schema_one_record(stored: ModelStore) -> None:
     assert meta.history == () and meta.curves() == [] and meta.best_epoch == 0 and meta.final_metrics() == {}
     with pytest.raises(ExplainError, match="imported without its training data"):
         meta.data_key()
-    assert meta.data_key("iris") == ("iris", None, 0.2, 0, None)
+    assert meta.data_key("iris") == ("iris", None, 0.2, 0, None, None)
     meta.check_fits(load_builtin("iris"))  # four numbers in, three classes out
     with pytest.raises(ExplainError, match="choose a data set shaped like the model's input"):
         meta.check_fits(load_builtin("digits"))
