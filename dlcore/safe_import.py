@@ -201,6 +201,12 @@ def _within(module: str, namespaces: tuple[str, ...]) -> bool:
     return any(module == n or module.startswith(n + ".") for n in namespaces)
 
 
+def _test_module(module: str) -> bool:
+    """Whether ``module`` is one of Keras' own test modules (importing one runs test set-up code, and the
+    classes it defines are test doubles)."""
+    return any(part.endswith("_test") or part in ("testing", "tests") for part in module.split("."))
+
+
 def _keras_module(module: str) -> Any:
     """The Keras module ``module`` names, or None when it is outside Keras, in a denied namespace or one of
     Keras' own test modules (importing those runs test set-up code)."""
@@ -208,7 +214,7 @@ def _keras_module(module: str) -> Any:
         return None
     if _within(module, DENIED_MODULES):
         return None
-    if any(part.endswith("_test") or part in ("testing", "tests") for part in module.split(".")):
+    if _test_module(module):
         return None
     import importlib
 
@@ -225,9 +231,10 @@ def keras_operation(module: str, name: str) -> type | None:
     ``OPERATION_MODULES``; None for anything else.
 
     Looked up the way Keras loads it (``vars(module)[name]``), but only in the modules ``import keras`` has
-    already imported: nothing is imported by name. Accepted only when it is a class (not a function or a
-    module), a subclass of ``keras.Operation`` other than ``Operation`` itself (every ``keras.layers.Layer`` is
-    one) and defined in that very module (not a class it imports, such as ``Functional``).
+    already imported, never a test module: nothing is imported by name. Accepted only when it is a class (not
+    a function or a module), a subclass of ``keras.Operation`` other than ``Operation`` itself (every
+    ``keras.layers.Layer`` is one) and defined in that very module (not a class it imports, such as
+    ``Functional``).
 
     Args:
         module: The ``module`` a serialized object names, e.g. ``keras.src.ops.numpy``.
@@ -236,7 +243,7 @@ def keras_operation(module: str, name: str) -> type | None:
     Returns:
         The class, or None when the object must not be loaded from that module.
     """
-    if not _within(module, OPERATION_MODULES) or not name.isidentifier():
+    if not _within(module, OPERATION_MODULES) or _test_module(module) or not name.isidentifier():
         return None
     import keras
 

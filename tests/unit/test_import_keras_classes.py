@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -115,6 +116,17 @@ def test_the_operation_classes_are_those_keras_defines_and_nothing_else() -> Non
     ]:
         assert safe_import.keras_operation(module, name) is None, (module, name)
     assert "keras.src.ops.core_test" not in sys.modules
+
+
+def test_a_test_module_s_operations_are_refused_even_once_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("keras.src.ops.fake_test")
+    double = type("Double", (keras.Operation,), {"__module__": fake.__name__})
+    fake.Double = double
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    assert safe_import.keras_operation(fake.__name__, "Double") is None
+    monkeypatch.setitem(sys.modules, "keras.src.ops.fake", fake)  # the same class outside a test module is found
+    double.__module__ = "keras.src.ops.fake"
+    assert safe_import.keras_operation("keras.src.ops.fake", "Double") is double
 
 
 def test_a_functional_graph_with_keras_operations_is_imported_and_predicts_the_same(ops_file: Path,
