@@ -9,8 +9,11 @@ vocabulary or file arguments name paths, ``TFSMLayer``), or exhaust memory and d
 2. the archive's members are checked from its directory, before anything is extracted: names, count,
    declared sizes and compression ratios, no paths outside the archive, no links;
 3. ``config.json`` is read as plain JSON and every object in it must be a Keras layer, initializer,
-   regularizer, constraint, dtype policy, optimizer, loss or metric from Keras itself, or one of this
-   project's own registered classes (``SAFE_REGISTERED``); the refusal names the layer and the reason.
+   regularizer, constraint, dtype policy, optimizer, loss or metric from Keras itself, an operation or layer
+   class that Keras defines in its operations or applications (``keras.ops.mean(x)`` in a functional graph is
+   saved as ``keras.src.ops.numpy.Mean``, ConvNeXt's ``LayerScale`` lives in ``keras.src.applications``), or
+   one of this project's own registered classes (``SAFE_REGISTERED``); the refusal names the layer and the
+   reason. Every value inside an accepted object's configuration is checked the same way.
 
 Only then does ``dlcore.importer`` load the file, with ``safe_mode=True`` and ``compile=False``. This module
 imports Keras only to look class names up, never to load anything.
@@ -58,6 +61,11 @@ DENIED_MODULES = ("keras.utils", "keras.config", "keras.saving", "keras.callback
                   "keras.src.utils", "keras.src.saving", "keras.src.callbacks", "keras.src.datasets",
                   "keras.src.applications", "keras.src.backend", "keras.src.ops", "keras.src.export",
                   "keras.src.legacy", "keras.legacy")
+# Keras namespaces that, besides functions and helpers, hold classes a saved functional graph names: the symbolic
+# operations (``keras.ops.relu(x)`` is saved as ``keras.src.ops.nn.Relu``, ``x + y`` as ``keras.src.ops.numpy.Add``)
+# and the applications' own layers (``keras.src.applications.convnext.LayerScale``). Denied above, they are opened
+# for exactly those classes (``keras_operation``), never for their functions or anything else they import.
+OPERATION_MODULES = ("keras.src.ops", "keras.src.applications")
 FUNCTION_MODULES = {"activations": "keras.activations", "losses": "keras.losses", "metrics": "keras.metrics"}
 FILE_ARGUMENTS = ("vocab", "file", "path", "dir", "url")
 
@@ -189,11 +197,24 @@ def _safe_bases() -> tuple[type, ...]:
             keras.optimizers.schedules.LearningRateSchedule, keras.losses.Loss, keras.metrics.Metric)
 
 
+def _within(module: str, namespaces: tuple[str, ...]) -> bool:
+    return any(module == n or module.startswith(n + ".") for n in namespaces)
+
+
+def _test_module(module: str) -> bool:
+    """Whether ``module`` is one of Keras' own test modules (importing one runs test set-up code, and the
+    classes it defines are test doubles)."""
+    return any(part.endswith("_test") or part in ("testing", "tests") for part in module.split("."))
+
+
 def _keras_module(module: str) -> Any:
-    """The Keras module ``module`` names, or None when it is outside Keras or in a denied namespace."""
+    """The Keras module ``module`` names, or None when it is outside Keras, in a denied namespace or one of
+    Keras' own test modules (importing those runs test set-up code)."""
     if module != "keras" and not module.startswith("keras."):
         return None
-    if any(module == d or module.startswith(d + ".") for d in DENIED_MODULES):
+    if _within(module, DENIED_MODULES):
+        return None
+    if _test_module(module):
         return None
     import importlib
 
@@ -203,6 +224,44 @@ def _keras_module(module: str) -> Any:
         return sys.modules.get(module) or importlib.import_module(module)  # keras' own modules only
     except ImportError:
         return None
+
+
+def keras_operation(module: str, name: str) -> type | None:
+    """The operation or layer class that Keras itself defines as ``name`` in ``module``, a module of
+    ``OPERATION_MODULES``; None for anything else.
+
+    Looked up the way Keras loads it (``vars(module)[name]``), but only in the modules ``import keras`` has
+    already imported, never a test module: nothing is imported by name. Accepted only when it is a class (not
+    a function or a module), a subclass of ``keras.Operation`` other than ``Operation`` itself (every
+    ``keras.layers.Layer`` is one) and defined in that very module (not a class it imports, such as
+    ``Functional``).
+
+    Args:
+        module: The ``module`` a serialized object names, e.g. ``keras.src.ops.numpy``.
+        name: Its ``class_name``, e.g. ``Mean``.
+
+    Returns:
+        The class, or None when the object must not be loaded from that module.
+    """
+    if not _within(module, OPERATION_MODULES) or _test_module(module) or not name.isidentifier():
+        return None
+    import keras
+
+    found = sys.modules.get(module)
+    obj = vars(found).get(name) if found is not None else None
+    if not isinstance(obj, type) or obj is keras.Operation or not issubclass(obj, keras.Operation):
+        return None
+    return obj if obj.__module__ == module else None
+
+
+def _check_operation(node: dict[str, Any], module: str, cls: str) -> str | None:
+    """Why an object naming a module of Keras' operations or applications must not be loaded, or None."""
+    if cls == "function":
+        return (f"names the function {module}.{node.get('config')}; from Keras' operations and applications only "
+                "their operation and layer classes are accepted")
+    if keras_operation(module, cls) is None:
+        return f"{module}.{cls} is not an operation or layer class that Keras defines in {module}"
+    return None
 
 
 def _check_function(module: Any, name: Any) -> str | None:
@@ -234,13 +293,15 @@ def check_object(node: dict[str, Any]) -> str | None:
         return f"registered name {registered!r} does not match class {cls!r}"
     if not isinstance(module, str):
         return f"{cls} names no module: the file was not written by Keras 3"
+    if _within(module, OPERATION_MODULES):
+        return _check_operation(node, module, cls)
     found = _keras_module(module)
     if found is None:
         return f"names module {module!r} outside Keras' layers (loading would import it and could run its code)"
     if cls == "function":
         return _check_function(module, node.get("config"))
     obj = getattr(found, cls, None)
-    if not (isinstance(obj, type) and issubclass(obj, _safe_bases())):
+    if not (isinstance(obj, type) and issubclass(obj, _safe_bases()) and obj.__module__.startswith("keras.")):
         return f"{module}.{cls} is not a Keras layer, initializer, regularizer, constraint or optimizer class"
     return None
 
