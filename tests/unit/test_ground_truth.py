@@ -203,6 +203,16 @@ def test_windows_perfect_bump_sensor_and_decoy() -> None:
     assert _rates(decoy)[2] < 0.25 and _rates(decoy)[0] < _rates(bump)[0] - 0.1
 
 
+def test_window_sums_the_features_of_each_step() -> None:
+    window = np.zeros(8, dtype=bool)
+    window[2:4] = True
+    values = np.zeros((8, 2))
+    values[:, 0], values[2:4, 1] = 1.0, -3.0  # the window's steps weigh 1 + 3 each, the others 1
+    r = on_window(values, window)
+    assert r.share == pytest.approx(8 / 14) and r.expected_share == 0.25 and r.precision_at_k == 1.0 and r.k == 2
+    assert r.beats and on_window(values[:, :1], window).share == pytest.approx(0.25)
+
+
 @pytest.mark.parametrize(("call", "reason"), [
     (lambda: on_words(np.ones(3), ["a", "b"], REVIEW_CUES), "do not match"),
     (lambda: on_words(np.ones(2), ["a", "b"], REVIEW_CUES, counts=[1]), "do not match"),
