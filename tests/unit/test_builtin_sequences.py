@@ -69,7 +69,7 @@ def test_only_the_cue_words_carry_the_verdict(reviews: Dataset) -> None:
 
 
 def test_cue_flags_mark_the_planted_words() -> None:
-    assert cue_flags("the Superb film was boring") .tolist() == [False, True, False, False, True]
+    assert cue_flags("the Superb film was boring").tolist() == [False, True, False, False, True]
     assert cue_flags("a b c", cues=("b",)).tolist() == [False, True, False]
 
 
