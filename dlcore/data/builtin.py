@@ -1,5 +1,6 @@
-"""Built-in data sets. All offline: scikit-learn's bundled tables and images, generated shapes, and a generated
-table whose causes are known (``causes``), and a generated table with a known bias (``hiring``)."""
+"""Built-in data sets. All offline: scikit-learn's bundled tables and images, generated shapes, a generated
+table whose causes are known (``causes``), a generated table with a known bias (``hiring``), and generated
+texts and sensor series whose causes are known (``reviews``, ``sensors``: ``dlcore.data.sequences``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -199,6 +200,26 @@ def _hiring(validation_split: float, seed: int) -> Dataset:
 _register(BuiltinInfo("hiring", "classification", "tabular",
                       "generated job candidates whose historical labels are biased against women; 'sex' is kept "
                       "out of the inputs for the fairness audit and 'club' carries it"), _hiring)
+
+
+def _reviews(validation_split: float, seed: int) -> Dataset:
+    from dlcore.data.sequences import load_reviews
+
+    return load_reviews(validation_split, seed)
+
+
+def _sensors(validation_split: float, seed: int) -> Dataset:
+    from dlcore.data.sequences import load_sensors
+
+    return load_sensors(validation_split, seed)
+
+
+_register(BuiltinInfo("reviews", "classification", "text",
+                      "generated film reviews: the verdict depends on 1-3 planted cue words (awful, superb, ...); "
+                      "the rest is neutral filler"), _reviews)
+_register(BuiltinInfo("sensors", "classification", "sequence",
+                      "generated sensor series, 48 steps of 3 sensors: the class is where a bump in vibration sits "
+                      "(early, middle, late), its steps kept as the window; a decoy bump in pressure"), _sensors)
 
 
 def builtin_names() -> list[str]:

@@ -18,12 +18,14 @@ class Dataset:
     """A data set split into training and validation parts.
 
     ``x_*`` are model inputs (after ``preprocessing``); ``y_*`` are integer class indices for
-    classification or floats for regression. ``masks_*`` (optional, images only) hold ground-truth
-    object masks shaped like the images without channels, so explanations can be scored. ``causes``
-    (optional, tables only) names the features that truly cause the target, when known (generated data);
-    empty otherwise. ``sensitive_train`` / ``sensitive_val`` hold the raw values (object arrays, None where
-    missing) of the columns marked sensitive, row for row with ``x_*``: kept for the fairness audit, and model
-    inputs only when the user said so.
+    classification or floats for regression. ``masks_*`` (optional) hold ground truth shaped like one input
+    without its last (channel or feature) axis, one per row, so explanations can be scored: for images the
+    object masks ``(n, height, width)``, for sequences the window of time steps that decides the label
+    ``(n, steps)`` (bool). ``causes`` (optional) names what truly causes the target, when known (generated
+    data): for tables the features, for texts the cue words (a row's cue positions are its words that are
+    cues: ``dlcore.data.sequences.cue_flags``); empty otherwise. ``sensitive_train`` / ``sensitive_val`` hold
+    the raw values (object arrays, None where missing) of the columns marked sensitive, row for row with
+    ``x_*``: kept for the fairness audit, and model inputs only when the user said so.
     """
 
     name: str

@@ -1,11 +1,15 @@
 """Explanations scored against ground truth, where the truly relevant parts of an input are known.
 
-Two kinds of truth: the features that cause a table's target (the generated ``causes`` data set), and the
-pixels of the object in an image (the ``shapes`` data sets' masks). For one explained input:
+Four kinds of truth: the features that cause a table's target (the generated ``causes`` data set), the
+pixels of the object in an image (the ``shapes`` data sets' masks), the planted cue words a text's label
+depends on (``reviews``: ``Dataset.causes``), and the window of time steps that decides a series' class
+(``sensors``: ``Dataset.masks_*``, one ``(steps,)`` mask per series). For one explained input:
 
-- share: the share of absolute attribution on the true parts (channels summed for images);
+- share: the share of absolute attribution on the true parts (channels summed for images, features summed
+  for a series' steps; a text's parts are its tokens);
 - expected share: what an attribution without information gets, the true parts' share of all parts
-  (``n_true / n_parts``; for a mask, the share of the image it covers);
+  (``n_true / n_parts``; for a mask, the share of the image it covers; for a text, the cue tokens' share of
+  its tokens; for a window, its share of the steps);
 - precision at k: of the ``k`` parts with the largest absolute attribution, the share that are true parts,
   with ``k`` the number of true parts (ties: first position first). A random order gets the expected share
   on average.
@@ -35,13 +39,15 @@ class GroundTruth:
     """How one explanation scores against the known truth.
 
     Attributes:
-        kind: ``causes`` (features of a table) or ``mask`` (object pixels of an image).
+        kind: ``causes`` (features of a table), ``mask`` (object pixels of an image), ``words`` (cue tokens of
+            a text) or ``window`` (time steps of a series).
         share: share of absolute attribution on the true parts, in [0, 1].
         expected_share: what an attribution without information gets: true parts / all parts.
         precision_at_k: of the ``k`` parts with the largest absolute attribution, the share that are true.
-        k: number of true parts (cause features or mask pixels).
+        k: number of true parts (cause features, mask pixels, cue tokens or window steps).
         beats: share and precision at k both at least ``expected + MARGIN * (1 - expected)``.
-        truth: the true features (``causes`` kind); empty for masks.
+        truth: the true features (``causes``) or the cue words found in the text (``words``); empty for
+            masks and windows.
     """
 
     kind: str
@@ -158,4 +164,89 @@ def on_mask(values: Any, mask: Any) -> GroundTruth:
     return _score("mask", _pixels(v, m).ravel(), m.ravel())
 
 
-__all__ = ["GroundTruth", "on_causes", "on_mask"]
+def on_words(values: Any, words: Sequence[str], cues: Sequence[str], counts: Any = None) -> GroundTruth:
+    """Score one text's attribution against the planted cue words its label depends on.
+
+    The parts scored are the text's tokens. An entry of ``values`` that stands for ``c`` tokens (a word that
+    occurs ``c`` times, in a bag-of-words explanation such as LIME's) spreads its absolute value evenly over
+    them: the share is the share on the cue words, the expected share is the cue tokens' share of all tokens,
+    and precision at k ranks tokens, with ``k`` the number of cue tokens.
+
+    Args:
+        values: one value per entry of ``words``, with or without a batch axis of one, or an ``Attribution``
+            of one text.
+        words: the word each value belongs to: a text's tokens in order (e.g. ``text.split()``), or its
+            distinct words (``Attribution.feature_names`` of LIME on texts). Compared with ``cues`` in lower case.
+        cues: the words the label depends on (``Dataset.causes`` of ``reviews``).
+        counts: how many tokens each entry stands for (LIME's ``Attribution.inputs`` row: each word's count in
+            the text); entries counted 0 (words of other texts) are left out. None: each entry is one token.
+
+    Returns:
+        A ``GroundTruth`` of kind ``words``; ``truth`` holds the cue words found in the text, first one first.
+
+    Raises:
+        ExplainError: shapes differ, counts negative or not whole, no cue token or only cue tokens, values not
+            finite or all zero.
+    """
+    v = _checked(values)
+    names = [str(w).lower() for w in words]
+    if v.ndim == 2 and v.shape[0] == 1:
+        v = v[0]
+    n = np.ones(len(names)) if counts is None else np.asarray(counts, dtype=np.float64).reshape(-1)
+    if v.shape != (len(names),) or n.shape != v.shape:
+        raise ExplainError(f"attribution values shaped {np.shape(getattr(values, 'values', values))}, "
+                           f"{len(names)} words and {n.size} counts do not match; pass one text's values, one per "
+                           "word, and one count per word")
+    if (n < 0).any() or not np.array_equal(n, np.round(n)):
+        raise ExplainError("word counts must be whole numbers of tokens, 0 or more; pass each word's count in the text")
+    cue_words = {str(c).lower() for c in cues}
+    used = n > 0
+    true_entry = np.isin(np.asarray(names, dtype=object), list(cue_words)) & used
+    if not true_entry.any() or true_entry.sum() == used.sum():
+        raise ExplainError(f"{int(n[true_entry].sum())} of {int(n.sum())} tokens are cue words; scoring needs a text "
+                           "with some cue words and some other words")
+    reps = n.astype(np.int64)
+    magnitude = np.repeat(np.abs(v) / np.where(used, n, 1.0), reps)
+    truth = tuple(dict.fromkeys(w for w, t in zip(names, true_entry) if t))
+    return _score("words", magnitude, np.repeat(true_entry, reps), truth)
+
+
+def on_window(values: Any, window: Any) -> GroundTruth:
+    """Score one series' attribution against the window of time steps that decides its class.
+
+    Args:
+        values: one series' attribution values, ``(steps,)`` or ``(steps, features)``, with or without a batch
+            axis of one, or an ``Attribution`` of one series. Features are summed per step (absolute values).
+        window: ``(steps,)`` (or ``(1, steps)``), true (non-zero) on the window's steps (``Dataset.masks_*`` of
+            ``sensors``).
+
+    Returns:
+        A ``GroundTruth`` of kind ``window``.
+
+    Raises:
+        ExplainError: shapes differ, the window is empty or covers every step, values not finite or all zero.
+    """
+    v = _checked(values)
+    w = np.asarray(window)
+    if w.ndim == 2 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim != 1:
+        raise ExplainError(f"a window is one series' (steps,) array of flags, got shape {w.shape}")
+    w = w != 0
+    if not w.any():
+        raise ExplainError("the window is empty: no time steps to score the explanation against")
+    if w.all():
+        raise ExplainError("the window covers every step: nothing tells a good explanation from a random one")
+    if v.ndim in (2, 3) and v.shape[0] == 1 and v.shape[1] == w.size:  # a batch of one (w has 2+ steps here)
+        v = v[0]
+    if v.ndim == 1 and v.shape == w.shape:
+        magnitude = np.abs(v)
+    elif v.ndim == 2 and v.shape[0] == w.size:
+        magnitude = np.abs(v).sum(axis=1)
+    else:
+        raise ExplainError(f"attribution values shaped {v.shape} do not fit a window of {w.size} steps; pass one "
+                           "series' values, (steps,) or (steps, features)")
+    return _score("window", magnitude, w)
+
+
+__all__ = ["GroundTruth", "on_causes", "on_mask", "on_window", "on_words"]

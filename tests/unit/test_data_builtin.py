@@ -14,7 +14,10 @@ def test_every_builtin_loads_with_consistent_shapes(name: str) -> None:
     ds = load_builtin(name)
     assert ds.name == name
     assert len(ds.x_train) == len(ds.y_train) and len(ds.x_val) == len(ds.y_val)
-    assert ds.x_train.dtype == np.float32 and np.isfinite(ds.x_train).all()
+    if ds.modality == "text":  # raw strings for the model's own vectorizer
+        assert ds.x_train.dtype == object and all(isinstance(t, str) and t for t in ds.x_train)
+    else:
+        assert ds.x_train.dtype == np.float32 and np.isfinite(ds.x_train).all()
     assert ds.x_train.shape[1:] == ds.x_val.shape[1:] == ds.input_shape
     assert 0.15 < ds.n_val / (ds.n_train + ds.n_val) < 0.25
     labels = ds.labels()  # every row's label, training rows first
