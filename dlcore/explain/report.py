@@ -203,8 +203,12 @@ def _ground_truth(one: Attribution, mask: Any, causes: Sequence[str], cls: int, 
 
     values = one.class_values(cls)[0]
     try:
+        if mask is not None and len(one.input_shape) == 2:  # a sequence: the window of steps that decides
+            return ground_truth.on_window(values, mask)
         if mask is not None:
             return ground_truth.on_mask(values, mask)
+        if causes and one.texts:  # a text: its words are the features, ``inputs`` their counts
+            return ground_truth.on_words(values, one.feature_names, tuple(causes), counts=one.inputs[0])
         if causes:
             return ground_truth.on_causes(values, one.feature_names, tuple(causes))
     except ExplainError as exc:

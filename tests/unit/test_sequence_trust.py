@@ -91,7 +91,12 @@ def test_trust_checks_run_on_a_recurrent_model(trained) -> None:
     def explain_fn(m, rows):
         return explain(m, rows, "shap", ds.x_train, seed=0, target=int(attr.targets[0]), **options).class_values()[0]
 
-    report = check(model, attr, background=ds.x_train, others={"LIME": lime}, explain_fn=explain_fn)
+    window = np.zeros(STEPS, dtype=bool)
+    window[WINDOW] = True
+    report = check(model, attr, background=ds.x_train, others={"LIME": lime}, explain_fn=explain_fn, mask=window)
+    truth = report.ground_truth
+    assert truth is not None and truth.kind == "window" and truth.expected_share == pytest.approx(0.2)
+    assert truth.share >= 0.5  # the bump's steps, scored as a window of steps, not as an image mask
     print(report.to_dict()["not_applicable"], report.deletion.auc, report.deletion.random_auc,
           report.randomisation.passes, report.agreement_figure())
     assert report.deletion.parts == STEPS and report.deletion.baseline == "mean"
