@@ -29,6 +29,18 @@ def planted_share(attr, row: int) -> float:
     return float(v[planted].sum() / v.sum())
 
 
+def test_lime_too_puts_half_its_weight_on_the_verdict_words(model) -> None:
+    from dlcore.explain import explain
+    from dlcore.explain.ground_truth import on_words
+
+    attr = explain(model, TEXTS, "lime", seed=0, class_names=["down", "up"], num_samples=500)
+    shares = [planted_share(attr, i) for i in range(3)]
+    assert min(shares) >= 0.5, shares  # 2 of 6-7 words: ~30% by chance
+    one = attr.row(0)
+    truth = on_words(one.flat()[0], one.feature_names, GOOD + BAD, counts=one.inputs[0])
+    assert truth.kind == "words" and truth.share == pytest.approx(shares[0]) and truth.share > truth.expected_share
+
+
 def test_the_tokenizer_reads_words_as_the_models_vectorizer(model) -> None:
     from dlcore.explain.shap_explainer import model_words
 
