@@ -71,17 +71,24 @@ class ModelStore:
         meta = meta if isinstance(meta, ModelMeta) else ModelMeta.from_dict(meta)
         model_id = model_id or new_id("m-")
         folder = self.path(model_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.", suffix=".keras")
-        os.close(fd)
-        try:
-            model.save(tmp, overwrite=True)
-            atomic_replace_file(tmp, folder / MODEL_FILE)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
         full = meta.stored(model_id, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), int(model.count_params()),
                            library_versions())
-        atomic_write_json(folder / META_FILE, full.to_dict())
+        tmp, new = None, not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.", suffix=".keras")
+            os.close(fd)
+            model.save(tmp, overwrite=True)
+            atomic_replace_file(tmp, folder / MODEL_FILE)
+            atomic_write_json(folder / META_FILE, full.to_dict())
+        except OSError as exc:  # a full disk or a read-only DLCORE_HOME: the previous files are untouched
+            if new:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise ModelError(f"could not save the model in {folder} ({exc.strerror or exc}); free disk space or make "
+                             f"DLCORE_HOME ({self.home}) writable, then train or import again") from exc
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
         return ModelRecord(model_id, folder, full)
 
     def get(self, model_id: str) -> ModelRecord:

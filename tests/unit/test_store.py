@@ -45,10 +45,10 @@ def test_failed_overwrite_leaves_previous_model_loadable(home, monkeypatch) -> N
     def broken_save(path, overwrite=True):  # writes part of a file, then dies, as a full disk would
         with open(path, "wb") as fh:
             fh.write(b"PK\x03\x04 half a zip")
-        raise OSError("No space left on device")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(second, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(ModelError, match=r"could not save the model .*No space left on device.*free disk space"):
         store.save(second, ModelMeta(name="v2"), model_id=rec.model_id)
     assert store.get(rec.model_id).meta.name == "v1"
     x = np.ones((1, 3), dtype="float32")
@@ -96,3 +96,22 @@ def test_a_model_whose_meta_is_newer_is_not_listed_and_get_says_why(home) -> Non
     assert store.list() == []
     with pytest.raises(ModelError, match="schema 3, newer than this version reads"):
         store.get(rec.model_id)
+
+
+def test_a_job_whose_save_hits_a_full_disk_fails_with_one_message_and_keeps_the_other_models(home, monkeypatch):
+    from dlcore import jobs
+    from dlcore.models import ModelSpec, TrainConfig
+    from dlcore.training import run_job
+
+    store = ModelStore(home)
+    kept = store.save(_model(3), ModelMeta(name="earlier"))
+
+    def full_disk(self, path, overwrite=True, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    status = run_job(jobs.create(TrainConfig(data="iris", model=ModelSpec(units=(4,)), epochs=1), home))
+    assert status["state"] == "failed"
+    assert "No space left on device" in status["message"] and "free disk space" in status["message"]
+    assert [r.model_id for r in store.list()] == [kept.model_id] and store.get(kept.model_id).meta.name == "earlier"
+    assert [p.name for p in store.root.iterdir()] == [kept.model_id]  # no half-made folder left behind
