@@ -104,10 +104,10 @@ def test_column_choices_change_what_is_used(page: AppTest) -> None:
 def test_kept_texts_are_offered_on_the_train_page_with_the_text_model(home: Path) -> None:
     lines = ["review,verdict"] + [f"{'a fine good film' if i % 2 else 'a dull poor plot'} number {i},{i % 2}"
                                  for i in range(30)]
-    DatasetStore(home).save("reviews", "\n".join(lines).encode(), "reviews.csv")
+    DatasetStore(home).save("my_reviews", "\n".join(lines).encode(), "reviews.csv")
     at = AppTest.from_file(str(Path(PAGE).with_name("train.py")), default_timeout=90)
     at.run()
-    at.selectbox(key="train_ref").select("reviews").run()
+    at.selectbox(key="train_ref").select("my_reviews").run()
     assert not at.exception
     box = at.selectbox[1]
     assert box.label == "Architecture" and box.options == ["text", "rnn", "transformer"] and box.value == "text"

@@ -18,8 +18,8 @@ def test_a_text_model_is_explained_with_lime_on_a_row_and_a_typed_text(home: Pat
     from dlcore.data.stored import DatasetStore
 
     csv = write_reviews(tmp_path / "reviews.csv")
-    DatasetStore(home).save("reviews", csv.read_bytes(), "reviews.csv")
-    model_id = train_text_model(home, "reviews")
+    DatasetStore(home).save("my_reviews", csv.read_bytes(), "reviews.csv")
+    model_id = train_text_model(home, "my_reviews")
     at = AppTest.from_file(PAGE, default_timeout=300).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="explain_model").value == model_id

@@ -17,8 +17,8 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
     from dlcore.data.stored import DatasetStore
 
     csv = write_reviews(tmp_path / "reviews.csv")
-    DatasetStore(home).save("reviews", csv.read_bytes(), "reviews.csv")
-    trained = train_text_model(home, "reviews")
+    DatasetStore(home).save("my_reviews", csv.read_bytes(), "reviews.csv")
+    trained = train_text_model(home, "my_reviews")
     data = ModelStore(home).get(trained).model_file.read_bytes()
     ModelStore(home).delete(trained)  # the upload is the only model left
 
@@ -36,7 +36,7 @@ def test_an_uploaded_text_model_is_imported_and_explained_on_texts(home: Path, t
     at.switch_page("app_pages/explain.py").run()
     assert not at.exception
     assert any("the model takes texts and 'digits' holds image data" in e.value for e in at.error)  # digits first
-    at.selectbox(key="explain_data").set_value("reviews").run()
+    at.selectbox(key="explain_data").set_value("my_reviews").run()
     assert not at.exception and not at.error and not at.warning  # the names given match the data set's
     methods = next(m for m in at.multiselect if m.key.startswith("explain_methods_"))
     assert "SHAP" in methods.options and methods.value == ["lime"]
