@@ -51,6 +51,11 @@ with builtin_tab:
                          "builtin")
     if ds.modality == "image":
         st.plotly_chart(plots.sample_images(ds.x_train, ds.y_train, ds.class_names), key="samples")
+    elif ds.modality == "text":
+        st.dataframe(pd.DataFrame({"text": ds.x_train[:20], "label": [ds.class_names[k] for k in ds.y_train[:20]]}),
+                     hide_index=True, key="texts")
+    elif ds.modality == "sequence":
+        st.plotly_chart(plots.sample_series(ds.x_train, ds.y_train, ds.class_names), key="series")
     elif ds.modality == "tabular":
         st.caption("Values after preprocessing (fitted on the training split).")
         st.dataframe(pd.DataFrame(ds.x_train[:50], columns=list(ds.feature_names)), hide_index=True)

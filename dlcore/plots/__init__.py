@@ -6,7 +6,7 @@ One module per subject (training, data, explanations, trust, generative, fairnes
 from __future__ import annotations
 
 from dlcore.plots.compare import before_after, compare_curves, summary_scores
-from dlcore.plots.data import class_balance, feature_histograms, image_mosaic, sample_images
+from dlcore.plots.data import class_balance, feature_histograms, image_mosaic, sample_images, sample_series
 from dlcore.plots.explain import (
     beeswarm,
     dependence,
@@ -40,7 +40,7 @@ from dlcore.plots.training import (
 )
 from dlcore.plots.trust import agreement_heatmap, faithfulness_curves, randomisation_curve, spread_map
 
-__all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images",
+__all__ = ["class_balance", "feature_histograms", "image_mosaic", "sample_images", "sample_series",
            "confusion_matrix", "per_class_scores", "predicted_vs_true", "residuals", "training_curves",
            "beeswarm", "dependence", "figure_html", "image_attribution", "importance_bar", "lime_superpixels",
            "lime_weights", "prediction_bar", "text_highlight", "waterfall", "before_after", "compare_curves",

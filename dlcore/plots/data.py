@@ -64,3 +64,20 @@ def feature_histograms(x: np.ndarray, names: Sequence[str], max_features: int = 
         fig.add_trace(go.Histogram(x=x[:, j], nbinsx=30, showlegend=False), row=j // cols + 1, col=j % cols + 1)
     fig.update_layout(template=TEMPLATE, height=220 * n_rows, title="Feature distributions", bargap=0.05)
     return fig
+
+
+def sample_series(x: np.ndarray, y: np.ndarray, class_names: Sequence[str], features: Sequence[str] = ()) -> go.Figure:
+    """One example series per class (the first of each), each feature a line over the steps; one panel a class."""
+    x = np.asarray(x, dtype=np.float64)
+    classes = [k for k in range(len(class_names)) if np.any(np.asarray(y) == k)] or [0]
+    fig = make_subplots(rows=1, cols=len(classes), shared_yaxes=True,
+                        subplot_titles=[str(class_names[k]) if class_names else "" for k in classes])
+    names = list(features) or [f"feature {j}" for j in range(x.shape[2])]
+    for col, k in enumerate(classes, start=1):
+        series = x[int(np.flatnonzero(np.asarray(y) == k)[0])] if class_names else x[0]
+        for j in range(series.shape[1]):
+            fig.add_trace(go.Scatter(y=series[:, j], mode="lines", name=names[j], legendgroup=names[j],
+                                     showlegend=col == 1), row=1, col=col)
+        fig.update_xaxes(title_text="step", row=1, col=col)
+    fig.update_layout(template=TEMPLATE, title="One example of each class", height=320)
+    return fig

@@ -19,13 +19,19 @@ def test_home_links_every_page(home) -> None:
     assert at.metric[0].value == "0"  # stored models in a fresh workspace
 
 
-@pytest.mark.parametrize("name", ["digits", "shapes", "wine", "diabetes"])
+@pytest.mark.parametrize("name", ["digits", "shapes", "wine", "diabetes", "reviews", "sensors"])
 def test_data_page_shows_each_builtin(home, name: str) -> None:
     at = open_page("data")
     at.selectbox(key="data_ref").select(name).run()
     assert not at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) >= (2 if name in ("digits", "shapes") else 1)
+    assert len(charts) >= (2 if name in ("digits", "shapes", "sensors") else 1)
+    if name == "sensors":  # one example series per class, every sensor a line
+        series = json.loads(charts[1].proto.spec)
+        assert len(series["data"]) == 3 * 3 and series["layout"]["title"]["text"] == "One example of each class"
+    if name == "reviews":  # sample texts with their labels
+        texts = at.dataframe[0].value
+        assert list(texts.columns) == ["text", "label"] and all(isinstance(t, str) for t in texts["text"])
 
 
 def test_train_page_starts_a_job_and_shows_live_curves_then_results(home) -> None:
