@@ -8,18 +8,13 @@ from dlcore.errors import DlcoreError
 from dlcore.explain.service import LABELS, predictions
 from ui import explain as ux
 from ui import trust as ut
-from ui.cache import store
 
 st.title("Explain")
-records = [r for r in store().list() if not r.generative]  # a VAE or GAN predicts nothing to explain
-if not records:
-    st.info("No models that predict yet: train a classifier or regressor on the Train page, then come back to see "
-            "why it decides what it decides (VAEs and GANs are explored on the Generate page).")
-    st.stop()
+record = ux.predicting_model("explain_model", "No models that predict yet: train a classifier or regressor on the "
+                             "Train page, then come back to see why it decides what it decides (VAEs and GANs are "
+                             "explored on the Generate page).")
 ux.warm_up_shap()
-by_id = {r.model_id: r for r in records}
-model_id = st.selectbox("Model", list(by_id), key="explain_model", format_func=lambda i: f"{i} · {by_id[i].meta.name}")
-record = by_id[model_id]
+model_id = record.model_id
 try:
     model, ds = ux.model_and_data(record)
     x, label, index = ux.pick_input(record, ds)

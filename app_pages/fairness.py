@@ -12,14 +12,9 @@ from ui import fairness as uf
 from ui.cache import store
 
 st.title("Fairness")
-records = [r for r in store().list() if not r.generative]
-if not records:
-    st.info("No models that decide yet: train a classifier on the Train page (the built-in `hiring` table has a "
-            "known bias to find), then come back.")
-    st.stop()
-by_id = {r.model_id: r for r in records}
-model_id = st.selectbox("Model", list(by_id), key="fair_model", format_func=lambda i: f"{i} · {by_id[i].meta.name}")
-record = by_id[model_id]
+record = ux.predicting_model("fair_model", "No models that decide yet: train a classifier on the Train page (the "
+                             "built-in `hiring` table has a known bias to find), then come back.")
+model_id = record.model_id
 try:
     model, ds = ux.model_and_data(record)
 except DlcoreError as exc:

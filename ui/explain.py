@@ -65,6 +65,20 @@ def warm_up_shap() -> threading.Thread | None:
     return thread
 
 
+def predicting_model(key: str, empty: str) -> ModelRecord:
+    """The stored model that predicts (not a VAE or GAN) the user picks, newest first; ``empty`` is said, and the
+    page stopped, when there is none."""
+    from ui.cache import store
+
+    records = [r for r in store().list() if not r.generative]
+    if not records:
+        st.info(empty)
+        st.stop()
+    by_id = {r.model_id: r for r in records}
+    model_id = st.selectbox("Model", list(by_id), key=key, format_func=lambda i: f"{i} · {by_id[i].meta.name}")
+    return by_id[model_id]
+
+
 def model_and_data(record: ModelRecord) -> tuple[Any, Any]:
     """The stored model and the data set it was trained on (both cached, the data set by
     ``ModelMeta.data_key``); a model imported without one is explained with a data set the user picks,

@@ -261,11 +261,11 @@ def postprocess(record: ModelMeta, model: Any, ds: Dataset, sensitive: Sequence[
                    name=f"{record.name or record.model_id} + {constraint.replace('_', ' ')} thresholds")
     after = audit(ds.y_val, predict(meta, model, ds.x_val, decision_groups(meta, ds), seed)[0], val, ds.task,
                   ds.class_names, positive)
-    post = replace(post, before=_figures(before, ds.y_val), after=_figures(after, ds.y_val))
+    post = replace(post, before=_figures(before), after=_figures(after))
     return model, replace(meta, postprocessing=post)
 
 
-def _figures(report: FairnessReport, y: np.ndarray) -> dict[str, float | None]:
+def _figures(report: FairnessReport) -> dict[str, float | None]:
     return {"accuracy": report.overall.accuracy,
             "demographic_parity_difference": report.demographic_parity_difference,
             "equalized_odds_difference": report.equalized_odds_difference}

@@ -81,7 +81,9 @@ def test_a_model_without_sensitive_columns_says_how_to_add_one_and_checks_shortc
     at = _page(fair_home, monkeypatch, "iris")
     assert any("keeps no sensitive column" in i.value for i in at.info)
     assert "Shortcuts and leaks" in [h.value for h in at.header]
-    assert at.dataframe  # every column's one-feature score against the model's
+    table = at.dataframe[-1].value  # every column's one-feature score against the model's
+    assert set(table["column"]) == {"sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"}
+    assert table["one-feature score"].between(0, 1).all() and table["model's score"].notna().all()
 
 
 def test_a_model_resting_on_the_year_is_warned_about(fair_home, monkeypatch) -> None:
