@@ -31,16 +31,18 @@ def _alive(pid: int) -> bool:
 
 
 def _processes(home: Path, marker: bytes) -> list[int]:
-    """Live processes whose command line names ``marker`` and a folder of ``home``."""
-    found = []
+    """Live processes whose command line names ``marker`` and a folder of ``home``. A child a process forks (to
+    run a helper program) has its parent's command line until it execs; it is not counted again."""
+    found: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         try:
             cmdline = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
-        except OSError:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if cmdline else 0
+        except (OSError, IndexError, ValueError):
             continue
         if marker in cmdline and str(home).encode() in cmdline and _alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
+            found[int(entry.name)] = parent
+    return [pid for pid, parent in found.items() if parent not in found]
 
 
 def _raw_state(folder: Path) -> str:
