@@ -162,16 +162,19 @@ def smooth_gradients(runner: GradientRunner, x: np.ndarray, cls: np.ndarray, n_s
 
 
 def conv_layer(model: Any, layer: str | None = None) -> Any:
-    """The layer Grad-CAM reads: ``layer`` by name, else the last convolutional layer."""
+    """The layer Grad-CAM reads: ``layer`` by name, else the last convolutional layer's rectified output (the
+    conv layer followed through the batch norm and activation layers right after it, as the paper's feature
+    maps are the conv layer's after its ReLU)."""
     import keras
 
     if not isinstance(model, keras.Sequential) and type(model).__name__ != "Functional":
         raise ExplainError(f"gradcam reads a layer inside the model, which a subclassed model "
                            f"({type(model).__name__}) does not expose; use ig or occlusion")
+    layers = list(getattr(model, "layers", []))
     kinds = tuple(getattr(keras.layers, name) for name in CONV_LAYERS if hasattr(keras.layers, name))
-    convs = [lay for lay in getattr(model, "layers", []) if isinstance(lay, kinds)]
+    convs = [lay for lay in layers if isinstance(lay, kinds)]
     if layer is not None:
-        found = [lay for lay in getattr(model, "layers", []) if lay.name == layer]
+        found = [lay for lay in layers if lay.name == layer]
         if not found:
             names = ", ".join(lay.name for lay in convs) or "none"
             raise ExplainError(f"the model has no layer named {layer!r}; its convolutional layers: {names}")
@@ -179,27 +182,72 @@ def conv_layer(model: Any, layer: str | None = None) -> Any:
     if not convs:
         raise ExplainError(f"gradcam needs a convolutional layer; {getattr(model, 'name', 'this model')!r} has "
                            "none; use ig or occlusion")
-    return convs[-1]
+    return _rectified(layers, convs[-1])
 
 
-def _cam_model(model: Any, conv: Any) -> Any:
-    """A model with the conv layer's output next to the model's output."""
+def _rectified(layers: list[Any], conv: Any) -> Any:
+    """``conv``, or the last of the element-wise layers (batch norm, activation) that directly follow it."""
+    import keras
+
+    followers = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU,
+                 keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU)
+    current = conv
+    for nxt in layers[layers.index(conv) + 1:]:
+        try:
+            fed = nxt.input is current.output
+        except (AttributeError, ValueError):  # a layer called more than once has no single input
+            return current
+        if not (isinstance(nxt, followers) and fed):
+            return current
+        current = nxt
+    return current
+
+
+def _score_tensor(model: Any) -> tuple[Any, Any]:
+    """The tensor Grad-CAM takes the class score from, and the function turning it into the scores: the logits
+    before a softmax or sigmoid output layer (the paper's choice: a probability's gradient mixes in the other
+    classes' scores and vanishes when the model is sure), else the model's output as it is."""
+    import keras
+
+    last = model.layers[-1]
+    squash = (keras.activations.softmax, keras.activations.sigmoid)
+    if isinstance(last, keras.layers.Softmax) or (
+            isinstance(last, keras.layers.Activation) and last.activation in squash):
+        return last.input, None
+    if isinstance(last, keras.layers.Dense) and last.activation in squash:
+        def logits(h: Any) -> Any:
+            z = keras.ops.matmul(h, last.kernel)
+            return z if last.bias is None else z + last.bias
+
+        return last.input, logits
+    return model.outputs[0], None
+
+
+def uses_logits(model: Any) -> bool:
+    """Whether Grad-CAM scores ``model``'s classes by their logits (a softmax or sigmoid output layer)."""
+    return _score_tensor(model)[0] is not model.outputs[0]
+
+
+def _cam_model(model: Any, conv: Any) -> tuple[Any, Any]:
+    """A model with the layer's output next to the tensor the class scores come from, and that tensor's head."""
     import keras
 
     try:
-        return keras.Model(model.inputs, [conv.output, model.outputs[0]])
+        score, head = _score_tensor(model)
+        return keras.Model(model.inputs, [conv.output, score]), head
     except (ValueError, AttributeError, TypeError) as err:
         raise ExplainError(f"gradcam cannot reach layer {conv.name!r} from the model's input; use ig or "
                            "occlusion") from err
 
 
-def _cam_step(cam: Any, out_size: tuple[int, int]) -> Any:
+def _cam_step(cam: Any, head: Any, out_size: tuple[int, int]) -> Any:
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
     def step(x: Any, cls: Any) -> Any:
         with tf.GradientTape() as tape:
             feats, out = cam(x, training=False)
+            out = out if head is None else head(out)
             score = tf.gather(tf.reshape(out, (tf.shape(x)[0], -1)), cls, axis=1, batch_dims=1)
         grads = tape.gradient(score, feats)
         spatial = list(range(1, len(feats.shape) - 1))
@@ -220,7 +268,7 @@ def gradcam_maps(runner: GradientRunner, x: np.ndarray, conv: Any, cls: np.ndarr
                            "use ig or occlusion")
     out_size = (x.shape[1], x.shape[2]) if x.ndim == 4 else (x.shape[1], 1)
     key = f"gradcam-{conv.name}"
-    step = _compiled(runner.model, key, lambda: _cam_step(_cam_model(runner.model, conv), out_size))
+    step = _compiled(runner.model, key, lambda: _cam_step(*_cam_model(runner.model, conv), out_size))
     maps = runner.run(step, x, cls).reshape(len(x), *x.shape[1:-1], 1)
     return np.maximum(np.broadcast_to(maps, x.shape), 0.0).copy()
 
@@ -232,7 +280,7 @@ def _per_class(values_of: Any, targets: np.ndarray, k: int, all_outputs: bool) -
     return np.stack([values_of(np.full(len(targets), c)) for c in range(k)], axis=-1)
 
 
-def _notes(method: str, plan: Plan, options: dict[str, Any], layer: str = "") -> tuple[str, ...]:
+def _notes(method: str, plan: Plan, options: dict[str, Any], layer: str = "", logits: bool = False) -> tuple[str, ...]:
     baseline = options.get("baseline", "black")
     name = baseline if isinstance(baseline, str) else "an array"
     steps = int(options.get("steps") or DEFAULTS["ig_steps"])
@@ -240,8 +288,9 @@ def _notes(method: str, plan: Plan, options: dict[str, Any], layer: str = "") ->
         return (f"baseline: {name}; {steps} interpolation points, trapezoid rule; base value = output at the "
                 "baseline",)
     if method == "gradcam":
-        return (f"layer: {layer}; ReLU of the gradient-weighted channels, bilinear upsampling, the map in every "
-                "channel",)
+        score = "the class's logit (before the output's softmax)" if logits else "the class's output"
+        return (f"layer: {layer}; ReLU of the channels weighted by their mean gradient of {score}, bilinear "
+                "upsampling, the map in every channel",)
     noise = float(options.get("noise", DEFAULTS["smoothgrad_noise"]))
     over = f" over IG (baseline: {name}, {steps} points)" if options.get("over") == "ig" else ""
     return (f"plain gradients averaged over {plan.samples // (steps if over else 1)} noisy copies{over}; noise sd "
@@ -300,4 +349,5 @@ def explain_gradients(model: Any, x: Any, method: str, background: Any, seed: in
                        feature_names=feature_names_for(options.get("feature_names"), x),
                        class_names=class_names_for(options.get("class_names"), k), samples=plan.samples,
                        model_rows=runner.rows, output_range=spread,
-                       notes=_notes(method, plan, options, "" if conv is None else conv.name))
+                       notes=_notes(method, plan, options, "" if conv is None else conv.name,
+                                    conv is not None and uses_logits(model)))
