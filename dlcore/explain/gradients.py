@@ -99,18 +99,21 @@ class GradientRunner:
         """Rows per gradient batch: up to ~2M input values, 16 to 4096 rows."""
         return int(max(16, min(4096, (1 << 21) // max(1, row_size))))
 
-    def run(self, step: Any, x: np.ndarray, cls: np.ndarray) -> np.ndarray:
-        """``step(x, cls)`` on chunks of ``x``, float64 results concatenated."""
+    def run(self, step: Any, x: np.ndarray, cls: np.ndarray) -> Any:
+        """``step(x, cls)`` on chunks of ``x``, float64 results concatenated (each of them, for a step that returns
+        a tuple)."""
         f, outs = self.predict, []
         size = self.chunk(int(np.prod(x.shape[1:])))
         for start in range(0, len(x), size):
             part = x[start:start + size]
-            outs.append(np.asarray(step(part, cls[start:start + size].astype(np.int32)), dtype=np.float64))
+            got = step(part, cls[start:start + size].astype(np.int32))
+            outs.append([np.asarray(g, dtype=np.float64) for g in (got if isinstance(got, tuple) else (got,))])
             f.rows += len(part)
             f.calls += 1
             if f.progress is not None:
                 f.progress(min(1.0, f.rows / f.expected_rows), f"{f.label}: {f.rows:,} model evaluations")
-        return np.concatenate(outs)
+        joined = tuple(np.concatenate(column) for column in zip(*outs))
+        return joined[0] if len(joined) == 1 else joined
 
     def gradients(self, x: np.ndarray, cls: np.ndarray) -> np.ndarray:
         """d output[cls[i]] / d x[i] for every row, float64."""
@@ -240,37 +243,59 @@ def _cam_model(model: Any, conv: Any) -> tuple[Any, Any]:
                            "occlusion") from err
 
 
-def _cam_step(cam: Any, head: Any, out_size: tuple[int, int]) -> Any:
+def _cam_step(model: Any, conv: Any, out_size: tuple[int, int]) -> Any:
+    """One compiled pass: the model's outputs and the Grad-CAM map of class ``cls[i]`` (-1: the predicted class)."""
     import tensorflow as tf
+
+    cam, head = _cam_model(model, conv)
+    last = model.layers[-1]
+    at_output = cam.outputs[1] is model.outputs[0]
 
     @tf.function(reduce_retracing=True)
     def step(x: Any, cls: Any) -> Any:
         with tf.GradientTape() as tape:
             feats, out = cam(x, training=False)
-            out = out if head is None else head(out)
-            score = tf.gather(tf.reshape(out, (tf.shape(x)[0], -1)), cls, axis=1, batch_dims=1)
+            scores = tf.reshape(out if head is None else head(out), (tf.shape(x)[0], -1))
+            outputs = tf.reshape(out if at_output else last(out), (tf.shape(x)[0], -1))
+            cls = tf.where(cls < 0, tf.argmax(outputs, axis=1, output_type=tf.int32), cls)
+            score = tf.gather(scores, cls, axis=1, batch_dims=1)
         grads = tape.gradient(score, feats)
-        spatial = list(range(1, len(feats.shape) - 1))
-        weights = tf.reduce_mean(grads, axis=spatial, keepdims=True)
+        weights = tf.reduce_mean(grads, axis=list(range(1, len(feats.shape) - 1)), keepdims=True)
         maps = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1))
         maps = maps[..., None] if len(maps.shape) == 3 else maps[:, :, None, None]
-        return tf.image.resize(maps, out_size, method="bilinear")[..., 0]
+        return outputs, tf.image.resize(maps, out_size, method="bilinear")[..., 0]
 
     return step
 
 
-def gradcam_maps(runner: GradientRunner, x: np.ndarray, conv: Any, cls: np.ndarray) -> np.ndarray:
-    """Grad-CAM of each row for class ``cls[i]``, shaped like ``x`` (the map in every channel or feature)."""
+def gradcam_maps(runner: GradientRunner, x: np.ndarray, conv: Any, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model's outputs ``(n, k)`` and the Grad-CAM of each row for class ``cls[i]`` (-1: the predicted one),
+    shaped like ``x`` (the map in every channel or feature), from one forward+backward pass."""
     rank = len(conv.output.shape)
     if x.ndim not in (3, 4) or rank not in (3, 4) or rank != x.ndim:
         raise ExplainError(f"gradcam maps a 2-D conv layer onto images or a 1-D one onto sequences, and layer "
                            f"{conv.name!r} outputs {tuple(conv.output.shape)[1:]} for inputs {x.shape[1:]}; "
                            "use ig or occlusion")
     out_size = (x.shape[1], x.shape[2]) if x.ndim == 4 else (x.shape[1], 1)
-    key = f"gradcam-{conv.name}"
-    step = _compiled(runner.model, key, lambda: _cam_step(*_cam_model(runner.model, conv), out_size))
-    maps = runner.run(step, x, cls).reshape(len(x), *x.shape[1:-1], 1)
-    return np.maximum(np.broadcast_to(maps, x.shape), 0.0).copy()
+    step = _compiled(runner.model, f"gradcam-{conv.name}", lambda: _cam_step(runner.model, conv, out_size))
+    outputs, maps = runner.run(step, x, cls)
+    maps = maps.reshape(len(x), *x.shape[1:-1], 1)
+    return outputs, np.maximum(np.broadcast_to(maps, x.shape), 0.0).copy()
+
+
+def gradcam_explained(runner: GradientRunner, x: np.ndarray, conv: Any, target: Any,
+                      k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The predictions, the explained classes and the Grad-CAM values: the predictions come from the pass of the
+    first map, so explaining the predicted class takes one pass over ``x``, every class ``k``."""
+    n = len(x)
+    chosen = target not in (None, "predicted", "all")
+    first = targets_for(target, np.zeros((n, k))) if chosen else np.full(n, 0 if target == "all" else -1)
+    predictions, values = gradcam_maps(runner, x, conv, first)
+    targets = targets_for(target, predictions)
+    if target != "all":
+        return predictions, targets, values
+    rest = [gradcam_maps(runner, x, conv, np.full(n, c))[1] for c in range(1, k)]
+    return predictions, targets, np.stack([values, *rest], axis=-1)
 
 
 def _per_class(values_of: Any, targets: np.ndarray, k: int, all_outputs: bool) -> np.ndarray:
@@ -302,15 +327,13 @@ def _option(options: dict[str, Any], name: str, default: str) -> Any:
 
 
 def _values(runner: GradientRunner, method: str, x: np.ndarray, bg: np.ndarray | None, seed: int,
-            targets: np.ndarray, k: int, all_outputs: bool, conv: Any,
+            targets: np.ndarray, k: int, all_outputs: bool,
             options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The attributions and base values of ``method`` (one class per row, or every class), and the model's
     outputs at the baselines (none without a baseline)."""
     n = len(x)
     steps = int(_option(options, "steps", "ig_steps"))
     base, at_baseline = np.zeros((n, k) if all_outputs else n), np.zeros((0, k))
-    if method == "gradcam":
-        return _per_class(lambda c: gradcam_maps(runner, x, conv, c), targets, k, all_outputs), base, at_baseline
     uses_ig, baselines = method == "ig" or options.get("over") == "ig", None
     if uses_ig:
         baselines = make_baselines(options.get("baseline", "black"), x, bg, seed, options.get("blur_sigma"))
@@ -337,9 +360,13 @@ def explain_gradients(model: Any, x: Any, method: str, background: Any, seed: in
     given = {key: v for key, v in options.items() if key not in ("progress", "layer")}
     plan = method_plan(x, method, k, bg, **given, layer=None if conv is None else conv.name)
     runner = GradientRunner(model, options.get("progress"), plan.model_rows, f"{method.upper()} ({plan.algorithm})")
-    predictions = runner.predict(x)
-    targets = targets_for(target, predictions)
-    values, base, at_baseline = _values(runner, method, x, bg, seed, targets, k, target == "all", conv, options)
+    if method == "gradcam":
+        predictions, targets, values = gradcam_explained(runner, x, conv, target, k)
+        base, at_baseline = np.zeros((len(x), k) if target == "all" else len(x)), np.zeros((0, k))
+    else:
+        predictions = runner.predict(x)
+        targets = targets_for(target, predictions)
+        values, base, at_baseline = _values(runner, method, x, bg, seed, targets, k, target == "all", options)
     progress = options.get("progress")
     if progress is not None:
         progress(1.0, f"{method.upper()} done")
