@@ -99,18 +99,21 @@ class GradientRunner:
         """Rows per gradient batch: up to ~2M input values, 16 to 4096 rows."""
         return int(max(16, min(4096, (1 << 21) // max(1, row_size))))
 
-    def run(self, step: Any, x: np.ndarray, cls: np.ndarray) -> np.ndarray:
-        """``step(x, cls)`` on chunks of ``x``, float64 results concatenated."""
+    def run(self, step: Any, x: np.ndarray, cls: np.ndarray) -> Any:
+        """``step(x, cls)`` on chunks of ``x``, float64 results concatenated (each of them, for a step that returns
+        a tuple)."""
         f, outs = self.predict, []
         size = self.chunk(int(np.prod(x.shape[1:])))
         for start in range(0, len(x), size):
             part = x[start:start + size]
-            outs.append(np.asarray(step(part, cls[start:start + size].astype(np.int32)), dtype=np.float64))
+            got = step(part, cls[start:start + size].astype(np.int32))
+            outs.append([np.asarray(g, dtype=np.float64) for g in (got if isinstance(got, tuple) else (got,))])
             f.rows += len(part)
             f.calls += 1
             if f.progress is not None:
                 f.progress(min(1.0, f.rows / f.expected_rows), f"{f.label}: {f.rows:,} model evaluations")
-        return np.concatenate(outs)
+        joined = tuple(np.concatenate(column) for column in zip(*outs))
+        return joined[0] if len(joined) == 1 else joined
 
     def gradients(self, x: np.ndarray, cls: np.ndarray) -> np.ndarray:
         """d output[cls[i]] / d x[i] for every row, float64."""
@@ -162,16 +165,19 @@ def smooth_gradients(runner: GradientRunner, x: np.ndarray, cls: np.ndarray, n_s
 
 
 def conv_layer(model: Any, layer: str | None = None) -> Any:
-    """The layer Grad-CAM reads: ``layer`` by name, else the last convolutional layer."""
+    """The layer Grad-CAM reads: ``layer`` by name, else the last convolutional layer's rectified output (the
+    conv layer followed through the batch norm and activation layers right after it, as the paper's feature
+    maps are the conv layer's after its ReLU)."""
     import keras
 
     if not isinstance(model, keras.Sequential) and type(model).__name__ != "Functional":
         raise ExplainError(f"gradcam reads a layer inside the model, which a subclassed model "
                            f"({type(model).__name__}) does not expose; use ig or occlusion")
+    layers = list(getattr(model, "layers", []))
     kinds = tuple(getattr(keras.layers, name) for name in CONV_LAYERS if hasattr(keras.layers, name))
-    convs = [lay for lay in getattr(model, "layers", []) if isinstance(lay, kinds)]
+    convs = [lay for lay in layers if isinstance(lay, kinds)]
     if layer is not None:
-        found = [lay for lay in getattr(model, "layers", []) if lay.name == layer]
+        found = [lay for lay in layers if lay.name == layer]
         if not found:
             names = ", ".join(lay.name for lay in convs) or "none"
             raise ExplainError(f"the model has no layer named {layer!r}; its convolutional layers: {names}")
@@ -179,50 +185,117 @@ def conv_layer(model: Any, layer: str | None = None) -> Any:
     if not convs:
         raise ExplainError(f"gradcam needs a convolutional layer; {getattr(model, 'name', 'this model')!r} has "
                            "none; use ig or occlusion")
-    return convs[-1]
+    return _rectified(layers, convs[-1])
 
 
-def _cam_model(model: Any, conv: Any) -> Any:
-    """A model with the conv layer's output next to the model's output."""
+def _rectified(layers: list[Any], conv: Any) -> Any:
+    """``conv``, or the last of the element-wise layers (batch norm, activation) that directly follow it."""
+    import keras
+
+    followers = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU,
+                 keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU)
+    current = conv
+    for nxt in layers[layers.index(conv) + 1:]:
+        try:
+            fed = nxt.input is current.output
+        except (AttributeError, ValueError):  # a layer called more than once has no single input
+            return current
+        if not (isinstance(nxt, followers) and fed):
+            return current
+        current = nxt
+    return current
+
+
+def _score_tensor(model: Any) -> tuple[Any, Any]:
+    """The tensor Grad-CAM takes the class score from, and the function turning it into the scores: the logits
+    before a softmax or sigmoid output layer (the paper's choice: a probability's gradient mixes in the other
+    classes' scores and vanishes when the model is sure), else the model's output as it is."""
+    import keras
+
+    last = model.layers[-1]
+    squash = (keras.activations.softmax, keras.activations.sigmoid)
+    if isinstance(last, keras.layers.Softmax) or (
+            isinstance(last, keras.layers.Activation) and last.activation in squash):
+        return last.input, None
+    if isinstance(last, keras.layers.Dense) and last.activation in squash:
+        def logits(h: Any) -> Any:
+            z = keras.ops.matmul(h, last.kernel)
+            return z if last.bias is None else z + last.bias
+
+        return last.input, logits
+    return model.outputs[0], None
+
+
+def uses_logits(model: Any) -> bool:
+    """Whether Grad-CAM scores ``model``'s classes by their logits (a softmax or sigmoid output layer)."""
+    return _score_tensor(model)[0] is not model.outputs[0]
+
+
+def _cam_model(model: Any, conv: Any) -> tuple[Any, Any]:
+    """A model with the layer's output next to the tensor the class scores come from, and that tensor's head."""
     import keras
 
     try:
-        return keras.Model(model.inputs, [conv.output, model.outputs[0]])
+        score, head = _score_tensor(model)
+        return keras.Model(model.inputs, [conv.output, score]), head
     except (ValueError, AttributeError, TypeError) as err:
         raise ExplainError(f"gradcam cannot reach layer {conv.name!r} from the model's input; use ig or "
                            "occlusion") from err
 
 
-def _cam_step(cam: Any, out_size: tuple[int, int]) -> Any:
+def _cam_step(model: Any, conv: Any, out_size: tuple[int, int]) -> Any:
+    """One compiled pass: the model's outputs and the Grad-CAM map of class ``cls[i]`` (-1: the predicted class)."""
     import tensorflow as tf
+
+    cam, head = _cam_model(model, conv)
+    last = model.layers[-1]
+    at_output = cam.outputs[1] is model.outputs[0]
 
     @tf.function(reduce_retracing=True)
     def step(x: Any, cls: Any) -> Any:
         with tf.GradientTape() as tape:
             feats, out = cam(x, training=False)
-            score = tf.gather(tf.reshape(out, (tf.shape(x)[0], -1)), cls, axis=1, batch_dims=1)
+            scores = tf.reshape(out if head is None else head(out), (tf.shape(x)[0], -1))
+            outputs = tf.reshape(out if at_output else last(out), (tf.shape(x)[0], -1))
+            cls = tf.where(cls < 0, tf.argmax(outputs, axis=1, output_type=tf.int32), cls)
+            score = tf.gather(scores, cls, axis=1, batch_dims=1)
         grads = tape.gradient(score, feats)
-        spatial = list(range(1, len(feats.shape) - 1))
-        weights = tf.reduce_mean(grads, axis=spatial, keepdims=True)
+        weights = tf.reduce_mean(grads, axis=list(range(1, len(feats.shape) - 1)), keepdims=True)
         maps = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1))
         maps = maps[..., None] if len(maps.shape) == 3 else maps[:, :, None, None]
-        return tf.image.resize(maps, out_size, method="bilinear")[..., 0]
+        return outputs, tf.image.resize(maps, out_size, method="bilinear")[..., 0]
 
     return step
 
 
-def gradcam_maps(runner: GradientRunner, x: np.ndarray, conv: Any, cls: np.ndarray) -> np.ndarray:
-    """Grad-CAM of each row for class ``cls[i]``, shaped like ``x`` (the map in every channel or feature)."""
+def gradcam_maps(runner: GradientRunner, x: np.ndarray, conv: Any, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model's outputs ``(n, k)`` and the Grad-CAM of each row for class ``cls[i]`` (-1: the predicted one),
+    shaped like ``x`` (the map in every channel or feature), from one forward+backward pass."""
     rank = len(conv.output.shape)
     if x.ndim not in (3, 4) or rank not in (3, 4) or rank != x.ndim:
         raise ExplainError(f"gradcam maps a 2-D conv layer onto images or a 1-D one onto sequences, and layer "
                            f"{conv.name!r} outputs {tuple(conv.output.shape)[1:]} for inputs {x.shape[1:]}; "
                            "use ig or occlusion")
     out_size = (x.shape[1], x.shape[2]) if x.ndim == 4 else (x.shape[1], 1)
-    key = f"gradcam-{conv.name}"
-    step = _compiled(runner.model, key, lambda: _cam_step(_cam_model(runner.model, conv), out_size))
-    maps = runner.run(step, x, cls).reshape(len(x), *x.shape[1:-1], 1)
-    return np.maximum(np.broadcast_to(maps, x.shape), 0.0).copy()
+    step = _compiled(runner.model, f"gradcam-{conv.name}", lambda: _cam_step(runner.model, conv, out_size))
+    outputs, maps = runner.run(step, x, cls)
+    maps = maps.reshape(len(x), *x.shape[1:-1], 1)
+    return outputs, np.maximum(np.broadcast_to(maps, x.shape), 0.0).copy()
+
+
+def gradcam_explained(runner: GradientRunner, x: np.ndarray, conv: Any, target: Any,
+                      k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The predictions, the explained classes and the Grad-CAM values: the predictions come from the pass of the
+    first map, so explaining the predicted class takes one pass over ``x``, every class ``k``."""
+    n = len(x)
+    chosen = target not in (None, "predicted", "all")
+    first = targets_for(target, np.zeros((n, k))) if chosen else np.full(n, 0 if target == "all" else -1)
+    predictions, values = gradcam_maps(runner, x, conv, first)
+    targets = targets_for(target, predictions)
+    if target != "all":
+        return predictions, targets, values
+    rest = [gradcam_maps(runner, x, conv, np.full(n, c))[1] for c in range(1, k)]
+    return predictions, targets, np.stack([values, *rest], axis=-1)
 
 
 def _per_class(values_of: Any, targets: np.ndarray, k: int, all_outputs: bool) -> np.ndarray:
@@ -232,7 +305,7 @@ def _per_class(values_of: Any, targets: np.ndarray, k: int, all_outputs: bool) -
     return np.stack([values_of(np.full(len(targets), c)) for c in range(k)], axis=-1)
 
 
-def _notes(method: str, plan: Plan, options: dict[str, Any], layer: str = "") -> tuple[str, ...]:
+def _notes(method: str, plan: Plan, options: dict[str, Any], layer: str = "", logits: bool = False) -> tuple[str, ...]:
     baseline = options.get("baseline", "black")
     name = baseline if isinstance(baseline, str) else "an array"
     steps = int(options.get("steps") or DEFAULTS["ig_steps"])
@@ -240,8 +313,9 @@ def _notes(method: str, plan: Plan, options: dict[str, Any], layer: str = "") ->
         return (f"baseline: {name}; {steps} interpolation points, trapezoid rule; base value = output at the "
                 "baseline",)
     if method == "gradcam":
-        return (f"layer: {layer}; ReLU of the gradient-weighted channels, bilinear upsampling, the map in every "
-                "channel",)
+        score = "the class's logit (before the output's softmax)" if logits else "the class's output"
+        return (f"layer: {layer}; ReLU of the channels weighted by their mean gradient of {score}, bilinear "
+                "upsampling, the map in every channel",)
     noise = float(options.get("noise", DEFAULTS["smoothgrad_noise"]))
     over = f" over IG (baseline: {name}, {steps} points)" if options.get("over") == "ig" else ""
     return (f"plain gradients averaged over {plan.samples // (steps if over else 1)} noisy copies{over}; noise sd "
@@ -253,15 +327,13 @@ def _option(options: dict[str, Any], name: str, default: str) -> Any:
 
 
 def _values(runner: GradientRunner, method: str, x: np.ndarray, bg: np.ndarray | None, seed: int,
-            targets: np.ndarray, k: int, all_outputs: bool, conv: Any,
+            targets: np.ndarray, k: int, all_outputs: bool,
             options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The attributions and base values of ``method`` (one class per row, or every class), and the model's
     outputs at the baselines (none without a baseline)."""
     n = len(x)
     steps = int(_option(options, "steps", "ig_steps"))
     base, at_baseline = np.zeros((n, k) if all_outputs else n), np.zeros((0, k))
-    if method == "gradcam":
-        return _per_class(lambda c: gradcam_maps(runner, x, conv, c), targets, k, all_outputs), base, at_baseline
     uses_ig, baselines = method == "ig" or options.get("over") == "ig", None
     if uses_ig:
         baselines = make_baselines(options.get("baseline", "black"), x, bg, seed, options.get("blur_sigma"))
@@ -288,9 +360,13 @@ def explain_gradients(model: Any, x: Any, method: str, background: Any, seed: in
     given = {key: v for key, v in options.items() if key not in ("progress", "layer")}
     plan = method_plan(x, method, k, bg, **given, layer=None if conv is None else conv.name)
     runner = GradientRunner(model, options.get("progress"), plan.model_rows, f"{method.upper()} ({plan.algorithm})")
-    predictions = runner.predict(x)
-    targets = targets_for(target, predictions)
-    values, base, at_baseline = _values(runner, method, x, bg, seed, targets, k, target == "all", conv, options)
+    if method == "gradcam":
+        predictions, targets, values = gradcam_explained(runner, x, conv, target, k)
+        base, at_baseline = np.zeros((len(x), k) if target == "all" else len(x)), np.zeros((0, k))
+    else:
+        predictions = runner.predict(x)
+        targets = targets_for(target, predictions)
+        values, base, at_baseline = _values(runner, method, x, bg, seed, targets, k, target == "all", options)
     progress = options.get("progress")
     if progress is not None:
         progress(1.0, f"{method.upper()} done")
@@ -300,4 +376,5 @@ def explain_gradients(model: Any, x: Any, method: str, background: Any, seed: in
                        feature_names=feature_names_for(options.get("feature_names"), x),
                        class_names=class_names_for(options.get("class_names"), k), samples=plan.samples,
                        model_rows=runner.rows, output_range=spread,
-                       notes=_notes(method, plan, options, "" if conv is None else conv.name))
+                       notes=_notes(method, plan, options, "" if conv is None else conv.name,
+                                    conv is not None and uses_logits(model)))

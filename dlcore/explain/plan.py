@@ -165,7 +165,8 @@ def method_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarr
                 stride: int | None = None, background_size: int | None = None, layer: str | None = None,
                 **_: Any) -> Plan:
     """What ig, smoothgrad, gradcam or occlusion on ``x`` will run. Rows: every forward pass, a forward+backward
-    pass counted once; one forward pass over ``x`` for the predictions is included."""
+    pass counted once; one forward pass over ``x`` for the predictions is included (Grad-CAM takes them from its
+    own pass)."""
     n, m = int(len(x)), int(np.prod(x.shape[1:]))
     k = n_outputs if target == "all" else 1
     steps = int(steps if steps is not None else DEFAULTS["ig_steps"])
@@ -186,7 +187,7 @@ def method_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarr
                         samples * steps, k, 2 * n + n * samples * steps * k)
         return Plan("smoothgrad", f"smoothgrad-{samples}", n, m, 0, samples, k, n + n * samples * k)
     if method == "gradcam":
-        return Plan("gradcam", f"gradcam-{layer or 'conv'}", n, m, 0, 1, k, n + n * k)
+        return Plan("gradcam", f"gradcam-{layer or 'conv'}", n, m, 0, 1, k, n * k)  # predictions from its pass
     if method != "occlusion":
         raise ExplainError(f"unknown method {method!r}")
     return _occlusion_plan(x, k, background, baseline, patch, stride, background_size)
