@@ -55,6 +55,8 @@ class DataSummary:
     n_features: int = 0
     classes: tuple[str, ...] = ()
     description: str = ""
+    streamed: bool = False  # the training rows were read from the file every epoch (``dlcore.data.stream``)
+    fit_rows: int = 0  # streamed: the sampled training rows the preprocessing was fitted on (0: all of them)
 
 
 BIG = 1e9  # Fairlearn's thresholds of +-inf are kept as +-BIG: scores are probabilities, JSON has no inf
