@@ -21,6 +21,7 @@ from dlcore.workspace import finite
 
 SCHEMA = 2
 NOT_CURVES = frozenset({"epoch", "seconds", "time"})  # per-epoch values that are bookkeeping, not curves
+WRITTEN_WHEN_SET = frozenset({"streamed", "fit_rows"})  # data-summary keys kept out of meta.json at their default
 
 
 def curve_names(history: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -228,7 +229,8 @@ class ModelMeta:
             elif isinstance(value, PostProcessing):
                 value = value.to_dict()
             elif isinstance(value, (DataSummary, ImportInfo)):
-                value = {g.name: getattr(value, g.name) for g in fields(value)}
+                value = {g.name: getattr(value, g.name) for g in fields(value)
+                         if g.name not in WRITTEN_WHEN_SET or getattr(value, g.name) != g.default}
             out[f.name] = finite(value)
         return out
 

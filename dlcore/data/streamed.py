@@ -33,7 +33,9 @@ def load_streamed(path: str | os.PathLike[str], choices: Choices | None = None, 
                         "forecast a shorter stretch of it")
     form = sniff(path, limits)
     name = Path(path).name
-    first = next(read_chunks(path, form, settings.chunk_rows), None)
+    chunks = read_chunks(path, form, settings.chunk_rows)
+    first = next(chunks, None)
+    chunks.close()
     validate.check_rows(0 if first is None else len(first), limits)
     assert first is not None
     validate.check_header(list(first.columns), limits)

@@ -168,3 +168,13 @@ def test_bad_files_get_the_in_memory_messages(table: Path, tmp_path: Path) -> No
     with pytest.raises(DataError) as stream:
         load_streamed(table, Choices(target="income"), settings=SETTINGS)
     assert str(stream.value) == str(memory.value) and "no column 'income'" in str(stream.value)
+
+
+def test_a_train_limit_picks_from_the_sample_in_memory(streamed) -> None:
+    from dlcore.data.subset import limit_train
+
+    small = limit_train(streamed, 1_000, seed=0)
+    assert small.stream is None and small.n_train == 1_000 and small.n_val == streamed.n_val
+    assert limit_train(streamed, 10**9) is streamed
+    with pytest.raises(DataError, match="above the 5000 training rows kept in memory"):
+        limit_train(streamed, 10_000)
