@@ -21,6 +21,7 @@ from dlcore.workspace import finite
 
 SCHEMA = 2
 NOT_CURVES = frozenset({"epoch", "seconds", "time"})  # per-epoch values that are bookkeeping, not curves
+WRITTEN_WHEN_SET = frozenset({"streamed", "fit_rows"})  # data-summary keys kept out of meta.json at their default
 
 
 def curve_names(history: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -55,6 +56,8 @@ class DataSummary:
     n_features: int = 0
     classes: tuple[str, ...] = ()
     description: str = ""
+    streamed: bool = False  # the training rows were read from the file every epoch (``dlcore.data.stream``)
+    fit_rows: int = 0  # streamed: the sampled training rows the preprocessing was fitted on (0: all of them)
 
 
 BIG = 1e9  # Fairlearn's thresholds of +-inf are kept as +-BIG: scores are probabilities, JSON has no inf
@@ -226,7 +229,8 @@ class ModelMeta:
             elif isinstance(value, PostProcessing):
                 value = value.to_dict()
             elif isinstance(value, (DataSummary, ImportInfo)):
-                value = {g.name: getattr(value, g.name) for g in fields(value)}
+                value = {g.name: getattr(value, g.name) for g in fields(value)
+                         if g.name not in WRITTEN_WHEN_SET or getattr(value, g.name) != g.default}
             out[f.name] = finite(value)
         return out
 

@@ -175,13 +175,28 @@ def fit(config: TrainConfig, dataset: Dataset, folder: Path, extra_callbacks: Se
     with device.strategy(config.distribute).scope():
         model = kind.build(config, dataset)
     kind.built(model, folder)
-    steps = math.ceil(dataset.n_train / config.batch_size)
+    feed, steps = training_feed(config, dataset, folder)
     monitor = JobMonitor(folder, config.epochs, steps)
-    history = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),
-                        sample_weight=training_weights(config, dataset),
-                        epochs=config.epochs, batch_size=config.batch_size, verbose=0,
+    history = model.fit(**feed, validation_data=(dataset.x_val, dataset.y_val), epochs=config.epochs, verbose=0,
                         callbacks=[*job_callbacks(folder, config, monitor, kind), *extra_callbacks])
     return model, monitor, history
+
+
+def training_feed(config: TrainConfig, dataset: Dataset, folder: Path) -> tuple[dict[str, Any], int]:
+    """What ``model.fit`` trains on, and the batches an epoch: the arrays, or for a table too large to read whole
+    its rows streamed from the file through ``tf.data`` (``dlcore.data.stream``)."""
+    stream = dataset.stream
+    if stream is None:
+        return ({"x": dataset.x_train, "y": dataset.y_train, "batch_size": config.batch_size,
+                 "sample_weight": training_weights(config, dataset)}, math.ceil(dataset.n_train / config.batch_size))
+    from dlcore.data.stream import tf_batches
+
+    if config.reweigh:
+        raise DlcoreError(f"reweighing needs every training row's group in memory and {dataset.name!r} streams "
+                          "from its file; train without --reweigh, or on a sample below DLCORE_STREAM_MB")
+    steps = stream.steps(config.batch_size)
+    batches = tf_batches(stream, config.batch_size, first_epoch=saved_epoch(folder / BACKUP_DIR))
+    return {"x": batches, "steps_per_epoch": steps, "shuffle": False}, steps  # the stream shuffles its own rows
 
 
 def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
@@ -238,10 +253,11 @@ def model_meta(folder: Path, config: TrainConfig, dataset: Dataset, rows: Sequen
                final: Mapping[str, Any], evaluation: Mapping[str, Any]) -> ModelMeta:
     """The record a job stores with its model: the config, the data set, the final (or best) epoch's metrics,
     every epoch's row and the held-out evaluation."""
-    summary = DataSummary(name=dataset.name, task=dataset.task, modality=dataset.modality, n_train=dataset.n_train,
-                          n_val=dataset.n_val, input_shape=dataset.input_shape,
+    summary = DataSummary(name=dataset.name, task=dataset.task, modality=dataset.modality,
+                          n_train=dataset.epoch_rows, n_val=dataset.n_val, input_shape=dataset.input_shape,
                           n_features=len(dataset.feature_names), classes=dataset.class_names,
-                          description=dataset.description)
+                          description=dataset.description, streamed=dataset.stream is not None,
+                          fit_rows=dataset.stream.fit_rows if dataset.stream is not None else 0)
     return ModelMeta(name=config.name or f"{config.model.arch} on {dataset.name}", arch=config.model.arch,
                      job=folder.name, config=config, dataset=summary, task=dataset.task, modality=dataset.modality,
                      input_shape=dataset.input_shape, class_names=dataset.class_names,

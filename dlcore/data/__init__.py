@@ -16,11 +16,13 @@ def load_dataset(ref: str, target: str | None = None, validation_split: float = 
 
     ``sensitive`` names columns of a table to keep for the fairness audit and out of the model's inputs; None
     keeps what was chosen when the upload was kept (a built-in set has its own, if any). ``forecast`` (a
-    ``dlcore.data.forecast.ForecastSpec`` or its dict) reads a table as a series to forecast, split by time."""
+    ``dlcore.data.forecast.ForecastSpec`` or its dict) reads a table as a series to forecast, split by time.
+    A CSV path above ``DLCORE_STREAM_MB`` (or the upload cap) streams: see ``dlcore.data.stream``."""
     from pathlib import Path
 
     from dlcore.data.forecast import ForecastSpec
     from dlcore.data.stored import DatasetStore
+    from dlcore.data.stream import streams
     from dlcore.data.upload import Choices, load_file
 
     spec = ForecastSpec.from_dict(forecast) if isinstance(forecast, Mapping) else forecast
@@ -37,6 +39,10 @@ def load_dataset(ref: str, target: str | None = None, validation_split: float = 
     store = DatasetStore()
     if ref in store.names():
         return store.load(ref, target, validation_split, seed, sensitive, forecast=spec)
+    if Path(ref).is_file() and spec is None and streams(ref):
+        from dlcore.data.streamed import load_streamed
+
+        return load_streamed(ref, Choices(target=target, sensitive=tuple(sensitive or ())), validation_split, seed)
     if Path(ref).is_file():
         return load_file(ref, target, validation_split, seed,
                          choices=Choices(sensitive=tuple(sensitive or ()), forecast=spec))

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from dlcore.data.preprocess import Preprocessing
+
+if TYPE_CHECKING:
+    from dlcore.data.stream import CsvStream
 
 Task = Literal["classification", "regression"]
 Modality = Literal["tabular", "image", "text", "sequence"]
@@ -25,7 +28,9 @@ class Dataset:
     data): for tables the features, for texts the cue words (a row's cue positions are its words that are
     cues: ``dlcore.data.sequences.cue_flags``); empty otherwise. ``sensitive_train`` / ``sensitive_val`` hold
     the raw values (object arrays, None where missing) of the columns marked sensitive, row for row with
-    ``x_*``: kept for the fairness audit, and model inputs only when the user said so.
+    ``x_*``: kept for the fairness audit, and model inputs only when the user said so. ``stream`` (a table too
+    large to read whole, ``dlcore.data.stream``): the training rows are read from the file every epoch, and
+    ``x_train`` holds the sample of them the preprocessing was fitted on.
     """
 
     name: str
@@ -44,6 +49,7 @@ class Dataset:
     causes: tuple[str, ...] = ()
     sensitive_train: Mapping[str, np.ndarray] = field(default_factory=dict)
     sensitive_val: Mapping[str, np.ndarray] = field(default_factory=dict)
+    stream: CsvStream | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -58,6 +64,11 @@ class Dataset:
     @property
     def n_train(self) -> int:
         return int(len(self.x_train))
+
+    @property
+    def epoch_rows(self) -> int:
+        """Training rows an epoch sees: every row of a streamed file's training part, else ``n_train``."""
+        return self.stream.n_train if self.stream is not None else self.n_train
 
     @property
     def n_val(self) -> int:
@@ -85,4 +96,6 @@ class Dataset:
             "classes": list(self.class_names),
             "description": self.description,
             "sensitive": list(self.sensitive),
+            "streamed": self.stream is not None,
+            "epoch_rows": self.epoch_rows,
         }

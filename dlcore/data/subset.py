@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 
 from dlcore.data.dataset import Dataset
+from dlcore.errors import DataError
 
 
 def limit_train(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
@@ -13,8 +14,11 @@ def limit_train(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
 
     ``n <= 0`` or ``n`` at least the number of training rows returns ``dataset`` itself.
     """
-    if n <= 0 or n >= dataset.n_train:
+    if n <= 0 or n >= dataset.epoch_rows:
         return dataset
+    if n > dataset.n_train:  # a streamed file: its sample in memory is smaller than n
+        raise DataError(f"--train-limit {n} is above the {dataset.n_train} training rows kept in memory of the "
+                        f"streamed {dataset.name!r}; give at most {dataset.n_train}, or 0 to stream every row")
     from sklearn.model_selection import train_test_split
 
     y = dataset.y_train if dataset.task == "classification" else None
@@ -25,4 +29,4 @@ def limit_train(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
     masks = dataset.masks_train[keep] if dataset.masks_train is not None else None
     groups = {name: values[keep] for name, values in dataset.sensitive_train.items()}
     return dataclasses.replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep], masks_train=masks,
-                               sensitive_train=groups)
+                               sensitive_train=groups, stream=None)
