@@ -1,10 +1,12 @@
 """Explanations: ``explain(model, x, method="shap"|"lime"|..., background=None, seed=0, **options) -> Attribution``.
 
 ``x`` and ``background`` are model inputs (after preprocessing), batch first; one input without the
-batch axis is accepted too. Tables (``(n, features)``) get shap's Exact explainer up to 15 features and
-the Permutation explainer above; images get ``GradientExplainer``. LIME uses the lime library with a
-fast ``predict_fn``; text models (strings in) get SHAP (shap's Partition explainer over ``shap.maskers.Text``
-with the model's own word splitting), LIME and occlusion, each text's words being its features.
+batch axis is accepted too. Tables (``(n, features)``) get exact Shapley values up to 15 features (shap's
+KernelExplainer over every coalition for small tables, its Exact explainer for larger ones:
+``shap_explainer.exact_engine``) and the Permutation explainer above; images get ``GradientExplainer``.
+LIME uses the lime library with a fast ``predict_fn``; text models (strings in) get SHAP (shap's Partition
+explainer over ``shap.maskers.Text`` with the model's own word splitting), LIME and occlusion, each text's
+words being its features.
 ``ig``, ``smoothgrad`` and ``gradcam`` (``dlcore.explain.gradients``), ``occlusion`` (``dlcore.explain.occlusion``)
 and ``attention`` (``dlcore.explain.attention``) are dispatched to their modules.
 ``dlcore.explain.service`` explains a stored model (its record, data set and trust figures) with these.
