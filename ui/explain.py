@@ -50,17 +50,33 @@ def _kept() -> tuple[OrderedDict, threading.Lock]:
 WARM_UP_ENV = "DLCORE_WARM_UP"  # "0" turns the background warm-up off (to measure what it saves)
 
 
+def warm_up_server(compile: bool = True) -> None:
+    """What the Explain page would otherwise wait for on a fresh server, none of it TensorFlow: shap's and lime's
+    imports, the data set of the model the page opens with (the newest that predicts; its loaders' imports), then
+    (``compile``) shap's numba helpers for large tables and texts (``dlcore.explain.warm_up``)."""
+    from dlcore.errors import DlcoreError
+    from dlcore.explain import warm_up
+    from ui.cache import store
+
+    warm_up(compile=False)
+    records = [r for r in store().list() if not r.generative]
+    if records and records[0].meta.has_training_data:
+        try:
+            records[0].meta.training_dataset()  # dropped: the page loads it again, from warm imports, in ms
+        except (DlcoreError, OSError, ValueError):
+            pass  # the page says what is wrong with it
+    if compile:
+        warm_up(compile=True)
+
+
 @st.cache_resource(show_spinner=False)
 def warm_up_shap() -> threading.Thread | None:
-    """Compile shap's table helpers in the background once per server (see ``dlcore.explain.warm_up``); the
-    thread imports shap and numba, never TensorFlow. None when ``DLCORE_WARM_UP=0``."""
+    """``warm_up_server`` in a background thread, once per server; None when ``DLCORE_WARM_UP=0``."""
     import os
 
     if os.environ.get(WARM_UP_ENV, "1").strip() == "0":
         return None
-    from dlcore.explain import warm_up
-
-    thread = threading.Thread(target=warm_up, name="shap-warm-up", daemon=True)
+    thread = threading.Thread(target=warm_up_server, name="explain-warm-up", daemon=True)
     thread.start()
     return thread
 

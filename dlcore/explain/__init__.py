@@ -1,10 +1,12 @@
 """Explanations: ``explain(model, x, method="shap"|"lime"|..., background=None, seed=0, **options) -> Attribution``.
 
 ``x`` and ``background`` are model inputs (after preprocessing), batch first; one input without the
-batch axis is accepted too. Tables (``(n, features)``) get shap's Exact explainer up to 15 features and
-the Permutation explainer above; images get ``GradientExplainer``. LIME uses the lime library with a
-fast ``predict_fn``; text models (strings in) get SHAP (shap's Partition explainer over ``shap.maskers.Text``
-with the model's own word splitting), LIME and occlusion, each text's words being its features.
+batch axis is accepted too. Tables (``(n, features)``) get exact Shapley values up to 15 features (shap's
+KernelExplainer over every coalition for small tables, its Exact explainer for larger ones:
+``shap_explainer.exact_engine``) and the Permutation explainer above; images get ``GradientExplainer``.
+LIME uses the lime library with a fast ``predict_fn``; text models (strings in) get SHAP (shap's Partition
+explainer over ``shap.maskers.Text`` with the model's own word splitting), LIME and occlusion, each text's
+words being its features.
 ``ig``, ``smoothgrad`` and ``gradcam`` (``dlcore.explain.gradients``), ``occlusion`` (``dlcore.explain.occlusion``)
 and ``attention`` (``dlcore.explain.attention``) are dispatched to their modules.
 ``dlcore.explain.service`` explains a stored model (its record, data set and trust figures) with these.
@@ -13,6 +15,7 @@ Importing this package imports neither TensorFlow nor shap nor lime.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -282,15 +285,35 @@ def _explain_text_shap(model: Any, texts: np.ndarray, seed: int, options: dict[s
                               "are summed over its occurrences",))
 
 
-def warm_up() -> None:
-    """Compile shap's numba helpers for tables in this process on a tiny problem.
+@dataclass(frozen=True)
+class WarmUp:
+    """What ``warm_up`` spent: seconds importing the explainers' libraries, and compiling shap's numba helpers
+    (0 when not asked to)."""
 
-    shap compiles them on first use, which takes ~10 s on a small CPU, and its link function is passed
-    as an argument, so numba's disk cache cannot keep them between processes. A server calls this once
-    in the background so the first real tabular explanation does not wait for the compiler.
+    import_seconds: float
+    compile_seconds: float
+
+
+def warm_up(compile: bool = True) -> WarmUp:
+    """Import shap and lime, then (``compile``) compile shap's numba helpers on tiny problems, in this process.
+
+    Exact SHAP of a small table compiles nothing (``shap_explainer.exact_engine``), but larger tables (shap's
+    Exact and Permutation explainers) and texts (Partition over words) compile numba helpers on first use,
+    seconds to tens of seconds on a small CPU, and numba's disk cache cannot keep the one that takes the link
+    function as an argument. A server calls this once in a background thread; it never imports TensorFlow.
     """
+    t0 = time.perf_counter()
+    import lime.lime_tabular  # noqa: F401  (imported for its import time only)
     import shap
 
+    imported = time.perf_counter()
+    if compile:
+        _compile_shap(shap)
+    return WarmUp(imported - t0, time.perf_counter() - imported if compile else 0.0)
+
+
+def _compile_shap(shap: Any) -> None:
+    """Run shap's Exact explainer on a table and its Partition explainer on a text, both tiny."""
     background = np.linspace(0.0, 1.0, 12, dtype=np.float32).reshape(4, 3)
 
     def f(x: np.ndarray) -> np.ndarray:
@@ -306,4 +329,4 @@ def warm_up() -> None:
     shap.explainers.Partition(g, shap.maskers.Text(ModelWords()))(["a b c d"], max_evals=20, silent=True)
 
 
-__all__ = ["METHODS", "Attribution", "Plan", "estimate", "explain", "warm_up"]
+__all__ = ["METHODS", "Attribution", "Plan", "WarmUp", "estimate", "explain", "warm_up"]

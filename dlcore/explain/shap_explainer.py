@@ -26,10 +26,47 @@ class RawShap:
     notes: tuple[str, ...] = ()
 
 
+# Exact Shapley values come from one of two shap explainers. shap's KernelExplainer given every coalition
+# solves the Shapley kernel's weighted least squares over all 2**M - 2 of them besides the empty and the full
+# one, which gives the Shapley values exactly (Lundberg & Lee 2017, "A Unified Approach to Interpreting Model
+# Predictions", Theorem 2), and compiles nothing. shap's Exact explainer gives the same values but compiles
+# numba helpers on its first call in a process (seconds to tens of seconds on a small CPU; one of them takes
+# the link function as an argument, so numba's disk cache reloads it in no later process). Kernel keeps each
+# coalition's copy of the background in memory at once, so it serves tables up to this many copied rows.
+KERNEL_MAX_ROWS = 2 ** 19
+
+
+def exact_engine(n_features: int, background_rows: int) -> str:
+    """The shap explainer that computes exact Shapley values for a table: ``kernel`` (KernelExplainer over
+    every coalition, no compiling) while its ``2**n_features * background_rows`` copied rows fit
+    ``KERNEL_MAX_ROWS``, else ``exact`` (shap's Exact explainer)."""
+    return "kernel" if 2 ** int(n_features) * int(background_rows) <= KERNEL_MAX_ROWS else "exact"
+
+
+def kernel_exact(f: BatchedPredict, x: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Exact Shapley values ``(n, features, k)`` and base values ``(n, k)`` with shap's KernelExplainer over
+    every coalition; None when shap sampled instead of enumerating them all (then they would not be exact)."""
+    import shap
+
+    explainer = shap.KernelExplainer(f, background)
+    rows = []
+    for i in range(len(x)):
+        rows.append(np.asarray(explainer.shap_values(x[i:i + 1], nsamples=2 ** x.shape[1], l1_reg=False,
+                                                     silent=True), dtype=np.float64).reshape(1, x.shape[1], -1))
+        if explainer.M > 1 and explainer.nsamplesAdded != 2 ** explainer.M - 2:  # M: the features that vary
+            return None
+    base = np.asarray(explainer.expected_value, dtype=np.float64).reshape(1, -1)
+    return np.concatenate(rows), np.repeat(base, len(x), axis=0)
+
+
 def tabular_shap(f: BatchedPredict, x: np.ndarray, background: np.ndarray, plan: Plan, seed: int) -> RawShap:
     """Shapley values of every output for table rows ``x`` over ``background`` (model inputs)."""
     import shap
 
+    if plan.algorithm == "exact" and exact_engine(x.shape[1], len(background)) == "kernel":
+        found = kernel_exact(f, x, background)
+        if found is not None:
+            return RawShap(*found, None, plan.algorithm)
     masker = shap.maskers.Independent(background, max_samples=len(background))
     if plan.algorithm == "exact":
         explainer = shap.explainers.Exact(f, masker)

@@ -1,0 +1,81 @@
+"""The first explanation on a fresh server: exact SHAP of a small table takes shap's KernelExplainer over every
+coalition (nothing to compile) and equals shap's Exact explainer; the server's warm-up loads what the Explain
+page needs without importing TensorFlow."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def table_model():
+    """An 8-feature, 3-class Keras MLP (seeded weights), rows to explain and a background."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6, activation="tanh"),
+                              keras.layers.Dense(3, activation="softmax")])
+    rng = np.random.default_rng(0)
+    return model, rng.normal(size=(2, 8)).astype(np.float32), rng.normal(size=(30, 8)).astype(np.float32)
+
+
+def test_small_table_takes_the_kernel_over_every_coalition_and_equals_shaps_exact(table_model, monkeypatch) -> None:
+    import shap
+
+    from dlcore.explain import explain
+    from dlcore.explain.plan import BatchedPredict
+    from dlcore.explain.shap_explainer import exact_engine
+
+    model, x, background = table_model
+    assert exact_engine(8, 30) == "kernel" and exact_engine(12, 100) == "kernel" and exact_engine(13, 100) == "exact"
+    kernels = []
+
+    class Spy(shap.KernelExplainer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            kernels.append(self)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("shap's Exact explainer (numba) was used for a small table")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(shap, "KernelExplainer", Spy)
+        patched.setattr(shap.explainers, "Exact", refuse)
+        attr = explain(model, x, "shap", background, target="all", background_size=30)
+    assert attr.algorithm == "exact" and attr.values.shape == (2, 8, 3) and attr.background_size == 30
+    assert len(kernels) == 1 and kernels[0].nsamplesAdded == 2 ** 8 - 2  # every coalition, none sampled
+    reference = shap.explainers.Exact(BatchedPredict(model), shap.maskers.Independent(background, max_samples=30))(
+        x, silent=True)
+    assert np.abs(attr.values - reference.values).max() <= 1e-6
+    assert np.abs(attr.base_values - reference.base_values).max() <= 1e-6
+    for k in range(3):
+        assert np.abs(attr.additivity_gap(k)).max() <= 1e-6
+
+
+def test_warm_up_loads_the_newest_models_data_and_shap_without_tensorflow(tmp_path: Path) -> None:
+    import keras
+
+    from dlcore.models import ModelSpec, TrainConfig
+    from dlcore.record import ModelMeta
+    from dlcore.store import ModelStore
+
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(1)])
+    ModelStore(tmp_path).save(model, ModelMeta(name="diabetes mlp", arch="mlp", task="regression",
+                                               config=TrainConfig(data="diabetes", model=ModelSpec(units=(4,)))))
+    code = ("import json, sys; import dlcore.record as r; seen = []; load = r.ModelMeta.training_dataset; "
+            "r.ModelMeta.training_dataset = lambda self, data=None: seen.append(self.config.data) or load(self, data); "
+            "from ui.explain import warm_up_server; warm_up_server(compile=False); "
+            "print(json.dumps({'tensorflow': 'tensorflow' in sys.modules, 'shap': 'shap' in sys.modules, "
+            "'loaded': seen}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**__import__("os").environ, "DLCORE_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"tensorflow": False, "shap": True,
+                                                               "loaded": ["diabetes"]}
