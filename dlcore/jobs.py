@@ -96,10 +96,12 @@ def job_folder(job_id: str, root: str | os.PathLike[str] | None = None) -> Path:
     return folder
 
 
-def create(config: TrainConfig, root: str | os.PathLike[str] | None = None, queue: bool = False) -> Path:
+def create(config: TrainConfig, root: str | os.PathLike[str] | None = None, queue: bool = False,
+           job_id: str | None = None) -> Path:
     """Make a job folder for ``config``, no process yet: for ``dlcore.training.run_job`` in this process
-    (state ``created``), or with ``queue`` waiting for a worker slot (``queued``: ``advance`` starts it)."""
-    folder = jobs_root(root) / new_id("j-")
+    (state ``created``), or with ``queue`` waiting for a worker slot (``queued``: ``advance`` starts it).
+    ``job_id``: a given id (a multi-worker job's, the same each time its command runs) instead of a new one."""
+    folder = jobs_root(root) / (job_id or new_id("j-"))
     folder.mkdir(parents=True)
     atomic_write_json(folder / CONFIG_FILE, config.to_dict())
     now = time.time()
