@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from dlcore.checkpoint import EpochCheckpoint
 from dlcore.distributed import broadcast_from_chief, is_chief, task
@@ -18,7 +19,7 @@ class ChiefCheckpoint(EpochCheckpoint):
     """``EpochCheckpoint``; under a multi-worker cluster the chief restores and the others copy it."""
 
     def _load_model(self) -> None:
-        if task() is None:
+        if task() is None or not isinstance(self.model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
             super()._load_model()
             return
         if is_chief():

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dlcore.errors import DlcoreError
@@ -95,16 +95,16 @@ def configure(mixed_precision: bool = False) -> DeviceInfo:
     return DeviceInfo("gpu", names, "tensorflow", use_mp)
 
 
-def strategy(kind: str = "auto", on_timeout: Callable[[str], None] | None = None) -> Any:
+def strategy(kind: str = "auto", folder: Path | None = None) -> Any:
     """A ``tf.distribute`` strategy: ``auto`` mirrors over several local GPUs (or, without a GPU, over the
     logical CPUs of ``DLCORE_CPU_DEVICES``), else the default one; ``multi-worker`` follows ``TF_CONFIG``
-    (``on_timeout`` is told when the cluster does not form in time, before the process ends)."""
+    (the job in ``folder`` is marked failed when the cluster does not form in time, and the process ends)."""
     import tensorflow as tf
 
     if kind == "multi-worker":
         from dlcore.distributed import multi_worker_strategy
 
-        return multi_worker_strategy(on_timeout)
+        return multi_worker_strategy(folder)
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
     if kind == "mirrored" or (kind == "auto" and len(devices) > 1):

@@ -7,9 +7,9 @@ model; the others write their job folder, checkpoint and model save into a tempo
 
 A collective operation waits for every peer, forever by default, and a process blocked in one ignores
 SIGTERM. So every collective gets a timeout (``CommunicationOptions(timeout_seconds=...)``), TensorFlow's own
-peer health check aborts them when a peer goes away, and a watchdog ends the process when the cluster does
-not form within the timeout. A resumed job takes the chief's checkpoint on every worker (``ChiefCheckpoint``),
-so only the chief needs one.
+peer health check aborts them when a peer goes away, and a watchdog process (``dlcore.watchdog``) ends this
+one when the cluster does not form within the timeout. A resumed job takes the chief's checkpoint on every
+worker (``dlcore.chief_checkpoint``), so only the chief needs one.
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,6 @@ from dlcore.errors import JobError
 TIMEOUT_ENV = "DLCORE_WORKER_TIMEOUT"  # seconds a worker waits for its peers (read where the strategy is made)
 DEFAULT_TIMEOUT = 120.0
 _ADDRESS = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
-_exit = os._exit  # the watchdog's way out of a process blocked in native code (tests replace it)
 
 
 @dataclass(frozen=True)
@@ -105,6 +104,18 @@ def timeout() -> float:
         raise JobError(f"{TIMEOUT_ENV} must be a number of seconds, got {os.environ[TIMEOUT_ENV]!r}") from exc
 
 
+def from_tf_config(seconds: float = DEFAULT_TIMEOUT) -> Cluster | None:
+    """The cluster of a ``TF_CONFIG`` written by hand (workers only), or None when there is none."""
+    found = task()
+    if found is None:
+        return None
+    if found[0] != "worker" or set(_cluster_jobs()) != {"worker"}:
+        raise JobError("TF_CONFIG may list only workers (a \"worker\" list, task type \"worker\"); or use --workers "
+                       "host:port,host:port and --worker-index I instead")
+    workers = json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"]
+    return Cluster(tuple(str(w) for w in workers), found[1], seconds)
+
+
 def job_id(config: dict[str, Any], cluster: Cluster) -> str:
     """The chief's job id: the same for the same command, so running it again resumes the job."""
     text = json.dumps({"config": config, "workers": cluster.workers}, sort_keys=True, default=str)
@@ -112,29 +123,25 @@ def job_id(config: dict[str, Any], cluster: Cluster) -> str:
 
 
 @contextmanager
-def watchdog(seconds: float, message: str, on_timeout: Callable[[str], None] | None = None) -> Iterator[None]:
-    """End the process (exit code 3, ``message`` on stderr) unless the block finishes within ``seconds``:
-    a worker waiting for peers that never come is blocked in native code and cannot be interrupted."""
-    def fire() -> None:
-        try:
-            if on_timeout is not None:
-                on_timeout(message)
-        finally:
-            print(f"error: {message}", file=sys.stderr, flush=True)
-            _exit(3)
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
+def watchdog(seconds: float, message: str, folder: Path | None = None) -> Iterator[None]:
+    """Kill this process (``message`` on stderr, the job in ``folder`` marked failed) unless the block ends
+    within ``seconds``; a watchdog process does it (``dlcore.watchdog``), since a worker waiting for peers
+    is blocked in native code that no thread or signal handler of its own can interrupt."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen([sys.executable, "-m", "dlcore.watchdog", str(os.getpid()), f"{seconds:g}", message,
+                             str(folder or "")], stdin=subprocess.PIPE, env=env)
     try:
         yield
     finally:
-        timer.cancel()
+        assert proc.stdin is not None
+        proc.stdin.close()  # in time: the watchdog sees the end of its input and leaves
+        proc.wait()
 
 
-def multi_worker_strategy(on_timeout: Callable[[str], None] | None = None) -> Any:
-    """A ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG`` whose collectives time out; the process ends
-    when the cluster has not formed within the timeout."""
+def multi_worker_strategy(folder: Path | None = None) -> Any:
+    """A ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG`` whose collectives time out; the process ends (the
+    job in ``folder`` failed) when the cluster has not formed within the timeout."""
     import tensorflow as tf
 
     seconds = timeout()
@@ -143,7 +150,7 @@ def multi_worker_strategy(on_timeout: Callable[[str], None] | None = None) -> An
                "the same command on every machine in --workers (each with its own --worker-index) and check "
                "that the ports are reachable")
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=seconds)
-    with watchdog(seconds, message, on_timeout):
+    with watchdog(seconds, message, folder):
         return _strategy_class()(communication_options=options)
 
 

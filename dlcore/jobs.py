@@ -4,7 +4,8 @@ The folder holds ``config.json`` (everything to rerun), ``status.json`` (written
 only while no worker runs), ``worker.pid``, ``metrics.jsonl``, TensorBoard logs, a ``BackupAndRestore``
 checkpoint (``backup/``) and ``worker.log``. Pages and the command line only read the folder, so a job outlives
 page switches, closed tabs and server restarts.
-This module and the worker it starts (``dlcore.worker``) are the only ones in dlcore that start processes.
+This module and the worker it starts (``dlcore.worker``) are the only ones in dlcore that start processes,
+besides the watchdog of a multi-worker job (``dlcore.distributed``).
 
 The queue: at most ``max_workers()`` workers train at once (``DLCORE_MAX_WORKERS``). A job started while the
 slots are full waits as ``queued`` (no worker, no ``worker.pid``); its place comes from the ``queued_at`` times

@@ -173,10 +173,7 @@ def fit(config: TrainConfig, dataset: Dataset, folder: Path, extra_callbacks: Se
     progress goes to ``folder``."""
     kind = kind or kind_for(config)
     keras.utils.set_random_seed(config.seed)
-    def failed(message: str) -> None:  # a multi-worker cluster that never formed: the process ends after this
-        update_status(folder, state="failed", message=message)
-
-    strategy = device.strategy(config.distribute, on_timeout=failed)
+    strategy = device.strategy(config.distribute, folder)
     update_status(folder, replicas=int(strategy.num_replicas_in_sync))
     with strategy.scope():
         model = kind.build(config, dataset)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from dlcore.distributed import DEFAULT_TIMEOUT, Cluster, job_id, parse_workers
+from dlcore.distributed import DEFAULT_TIMEOUT, Cluster, from_tf_config, job_id, parse_workers
 from dlcore.errors import JobError
 from dlcore.models.spec import TrainConfig
+
+RunConfig = Callable[[TrainConfig, argparse.Namespace, Path, dict[str, Any]], int]
 
 
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,9 +36,10 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cluster_from_args(args: argparse.Namespace) -> Cluster | None:
-    """The cluster the flags name, or None without ``--workers``."""
+    """The cluster the flags name; without ``--workers``, the one in ``TF_CONFIG`` for ``--distribute
+    multi-worker``; else None."""
     if not args.workers:
-        return None
+        return from_tf_config(args.worker_timeout) if args.distribute == "multi-worker" else None
     return Cluster(parse_workers(args.workers), args.worker_index, args.worker_timeout)
 
 
@@ -56,10 +61,10 @@ def chief_folder(config: TrainConfig, cluster: Cluster) -> Path:
     return folder
 
 
-def run_cluster(config: TrainConfig, cluster: Cluster, args: argparse.Namespace) -> int:
-    """Train as worker ``cluster.index`` of ``cluster`` and report like ``train``."""
+def run_cluster(config: TrainConfig, cluster: Cluster, args: argparse.Namespace, run_config: RunConfig) -> int:
+    """Train as worker ``cluster.index`` of ``cluster`` with ``run_config`` (``train``'s: a job folder run in
+    this process, reported like ``train``)."""
     from dlcore import jobs
-    from dlcore.commands.train import run_config
 
     if config.distribute not in ("auto", "multi-worker"):
         raise JobError(f"--workers trains with --distribute multi-worker; drop --distribute {config.distribute}")

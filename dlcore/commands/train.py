@@ -166,7 +166,7 @@ def _human(r: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     cluster = cluster_from_args(args)
     if cluster is not None:
-        return run_cluster(config_from_args(args), cluster, args)
+        return run_cluster(config_from_args(args), cluster, args, run_config)
     return run_config(config_from_args(args), args)
 
 

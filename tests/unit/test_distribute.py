@@ -12,16 +12,20 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from dlcore.__main__ import build_parser
+from dlcore.commands.cluster import chief_folder, cluster_from_args
+from dlcore.commands.train import config_from_args
 from dlcore.distributed import Cluster
 from dlcore.errors import JobError
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--data", "iris", "--units", "8", "--lr", "0.01", "--batch-size", "16", "--train-limit", "32", "--json"]
+TINY = ["--data", "iris", "--units", "8", "--lr", "0.01", "--batch-size", "32", "--train-limit", "32", "--json"]
 
 MIRRORED = """
 import json, sys
@@ -42,7 +46,8 @@ print(json.dumps(out))
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    return dict(os.environ, DLCORE_HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", **extra)
+    return dict(os.environ, DLCORE_HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3",
+                TMPDIR=str(home.parent), **extra)  # a killed worker's temporary folder stays in the test's own
 
 
 def _free_ports(n: int) -> list[int]:
@@ -99,7 +104,7 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path: Path) -> No
     assert np.abs(one - other).max() > 1e-3  # the tolerance tells batches apart: 32 rows a step is another run
 
 
-def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path: Path) -> None:
+def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path: Path, monkeypatch) -> None:
     home, kept = tmp_path / "home", tmp_path / "worker1"
     workers, procs = _workers(home, epochs=2, timeout=60, worker_dir=kept)
     outs = [p.communicate(timeout=150) for p in procs]
@@ -114,11 +119,11 @@ def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path: Path) -
     assert Path(worker["path"]).is_relative_to(kept) and Path(chief["path"]).is_relative_to(home)
     a, b = _weights(home, chief["model_id"]), _weights(kept, worker["model_id"])
     assert len(a) == len(b) and max(float(np.abs(x - y).max()) for x, y in zip(a, b)) == 0.0
-    # the same commands again: the chief's job is finished and says so instead of training it twice
-    again = subprocess.run([sys.executable, "-m", "dlcore", "train", *TINY, "--epochs", "2", "--workers", workers,
-                            "--worker-index", "0", "--worker-timeout", "60"],
-                           cwd=ROOT, env=_env(home), capture_output=True, text=True, timeout=60)
-    assert again.returncode == 2 and "already finished" in again.stderr, again.stderr[-1500:]
+    # the chief's command again finds its job by the command's id: finished, so it is not trained twice
+    monkeypatch.setenv("DLCORE_HOME", str(home))
+    args = build_parser().parse_args(["train", *TINY, "--epochs", "2", "--workers", workers, "--worker-timeout", "60"])
+    with pytest.raises(JobError, match=f"already finished with model {chief['model_id']}"):
+        chief_folder(replace(config_from_args(args), distribute="multi-worker"), cluster_from_args(args))
 
 
 def test_a_killed_worker_fails_the_chief_with_a_message_instead_of_hanging(tmp_path: Path) -> None:
@@ -146,3 +151,31 @@ def test_a_killed_worker_fails_the_chief_with_a_message_instead_of_hanging(tmp_p
 def _epochs_done(jobs: Path, n: int) -> bool:
     rows = [line for f in jobs.glob("*/metrics.jsonl") for line in f.read_text().splitlines() if line.strip()]
     return len(rows) >= n
+
+
+WATCHED = """
+import sys, time
+from pathlib import Path
+from dlcore.distributed import watchdog
+from dlcore.workspace import atomic_write_json
+
+folder = Path(sys.argv[1])
+atomic_write_json(folder / "status.json", {"state": "running"})
+with watchdog(float(sys.argv[2]), "the peers did not join", folder):
+    time.sleep(float(sys.argv[3]))
+print("finished")
+"""
+
+
+@pytest.mark.parametrize(("limit", "work", "killed"), [(1.0, 60.0, True), (30.0, 0.1, False)])
+def test_the_watchdog_ends_a_blocked_worker_and_fails_its_job(tmp_path: Path, limit: float, work: float,
+                                                               killed: bool) -> None:
+    done = subprocess.run([sys.executable, "-c", WATCHED, str(tmp_path), str(limit), str(work)], cwd=ROOT,
+                          env=_env(tmp_path / "home"), capture_output=True, text=True, timeout=30)
+    status = json.loads((tmp_path / "status.json").read_text())
+    if killed:
+        assert done.returncode == -signal.SIGKILL and "finished" not in done.stdout
+        assert done.stderr.strip() == "error: the peers did not join"
+        assert status == {**status, "state": "failed", "message": "the peers did not join"}
+    else:
+        assert done.returncode == 0 and "finished" in done.stdout and status["state"] == "running"
