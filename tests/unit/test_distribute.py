@@ -91,6 +91,7 @@ def test_cluster_flags_are_checked_before_anything_starts() -> None:
         Cluster(("h:1", "h:1"), 0)
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", MIRRORED], cwd=ROOT, env=_env(tmp_path, DLCORE_CPU_DEVICES="2"),
                           capture_output=True, text=True, timeout=120)
@@ -104,6 +105,7 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path: Path) -> No
     assert np.abs(one - other).max() > 1e-3  # the tolerance tells batches apart: 32 rows a step is another run
 
 
+@pytest.mark.slow
 def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path: Path, monkeypatch) -> None:
     home, kept = tmp_path / "home", tmp_path / "worker1"
     workers, procs = _workers(home, epochs=2, timeout=60, worker_dir=kept)
@@ -126,6 +128,7 @@ def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path: Path, m
         chief_folder(replace(config_from_args(args), distribute="multi-worker"), cluster_from_args(args))
 
 
+@pytest.mark.slow
 def test_a_killed_worker_fails_the_chief_with_a_message_instead_of_hanging(tmp_path: Path) -> None:
     home = tmp_path / "home"
     _, (chief, worker) = _workers(home, epochs=200, timeout=10, worker_dir=None)
@@ -167,6 +170,7 @@ print("finished")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("limit", "work", "killed"), [(1.0, 60.0, True), (30.0, 0.1, False)])
 def test_the_watchdog_ends_a_blocked_worker_and_fails_its_job(tmp_path: Path, limit: float, work: float,
                                                                killed: bool) -> None:
