@@ -4,7 +4,8 @@ The folder holds ``config.json`` (everything to rerun), ``status.json`` (written
 only while no worker runs), ``worker.pid``, ``metrics.jsonl``, TensorBoard logs, a ``BackupAndRestore``
 checkpoint (``backup/``) and ``worker.log``. Pages and the command line only read the folder, so a job outlives
 page switches, closed tabs and server restarts.
-This module and the worker it starts (``dlcore.worker``) are the only ones in dlcore that start processes.
+This module and the worker it starts (``dlcore.worker``) are the only ones in dlcore that start processes,
+besides the watchdog of a multi-worker job (``dlcore.distributed``).
 
 The queue: at most ``max_workers()`` workers train at once (``DLCORE_MAX_WORKERS``). A job started while the
 slots are full waits as ``queued`` (no worker, no ``worker.pid``); its place comes from the ``queued_at`` times
@@ -96,10 +97,12 @@ def job_folder(job_id: str, root: str | os.PathLike[str] | None = None) -> Path:
     return folder
 
 
-def create(config: TrainConfig, root: str | os.PathLike[str] | None = None, queue: bool = False) -> Path:
+def create(config: TrainConfig, root: str | os.PathLike[str] | None = None, queue: bool = False,
+           job_id: str | None = None) -> Path:
     """Make a job folder for ``config``, no process yet: for ``dlcore.training.run_job`` in this process
-    (state ``created``), or with ``queue`` waiting for a worker slot (``queued``: ``advance`` starts it)."""
-    folder = jobs_root(root) / new_id("j-")
+    (state ``created``), or with ``queue`` waiting for a worker slot (``queued``: ``advance`` starts it).
+    ``job_id``: a given id (a multi-worker job's, the same each time its command runs) instead of a new one."""
+    folder = jobs_root(root) / (job_id or new_id("j-"))
     folder.mkdir(parents=True)
     atomic_write_json(folder / CONFIG_FILE, config.to_dict())
     now = time.time()

@@ -17,8 +17,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from dlcore import device
-from dlcore.checkpoint import EpochCheckpoint, saved_epoch
+from dlcore import device, distributed
+from dlcore.checkpoint import saved_epoch
+from dlcore.chief_checkpoint import ChiefCheckpoint
 from dlcore.data import load_dataset
 from dlcore.data.dataset import Dataset
 from dlcore.data.subset import limit_train
@@ -126,7 +127,7 @@ def job_callbacks(folder: Path, config: TrainConfig, monitor: JobMonitor,
     cbs: list[keras.callbacks.Callback] = [
         *added.before,
         monitor,
-        EpochCheckpoint(folder / BACKUP_DIR),
+        ChiefCheckpoint(folder / BACKUP_DIR),  # EpochCheckpoint; a multi-worker job resumes from the chief's
         _TerminateOnNaN(),
         _EpochTensorBoard(str(folder / "logs")),
     ]
@@ -172,7 +173,9 @@ def fit(config: TrainConfig, dataset: Dataset, folder: Path, extra_callbacks: Se
     progress goes to ``folder``."""
     kind = kind or kind_for(config)
     keras.utils.set_random_seed(config.seed)
-    with device.strategy(config.distribute).scope():
+    strategy = device.strategy(config.distribute, folder)
+    update_status(folder, replicas=int(strategy.num_replicas_in_sync))
+    with strategy.scope():
         model = kind.build(config, dataset)
     kind.built(model, folder)
     feed, steps = training_feed(config, dataset, folder)
@@ -213,7 +216,8 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
         dataset = limit_train(dataset, config.train_limit, config.seed)
         kind = kind_for(config).prepare(JobSetup(folder, config, dataset, run_job))
         device.configure(config.mixed_precision)  # again: a job run by ``prepare`` set it up for its own config
-        return _finish(folder, config, dataset, kind, *fit(config, dataset, folder, extra_callbacks, kind))
+        with distributed.peer_errors(folder):  # a dead or silent peer of a multi-worker job fails it, never hangs
+            return _finish(folder, config, dataset, kind, *fit(config, dataset, folder, extra_callbacks, kind))
     except DlcoreError as exc:
         return update_status(folder, state="failed", message=str(exc))
     except Exception as exc:  # unexpected: keep the job's record honest, the traceback goes to error.log

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcore.cli import add_json_flag, emit
+from dlcore.commands.cluster import add_cluster_arguments, cluster_from_args, run_cluster
 from dlcore.commands.validate import add_forecast_arguments, forecast_spec
 from dlcore.errors import DlcoreError
 from dlcore.models.catalog import architecture, generative_architectures, trainable_architectures
@@ -71,6 +72,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="weight training rows so group and label are independent (Kamiran and Calders 2012)")
     add_forecast_arguments(p)
     add_train_arguments(p)
+    add_cluster_arguments(p)
     add_json_flag(p)
     p.set_defaults(handler=run)
     w = sub.add_parser("run-job", help="(internal) train the job in FOLDER (its worker, dlcore.worker, runs this)")
@@ -116,14 +118,16 @@ def _forecast_dict(args: argparse.Namespace) -> dict[str, Any] | None:
     return None if spec is None else spec.to_dict()
 
 
-def run_config(config: TrainConfig, args: argparse.Namespace) -> int:
-    """Run a job folder for ``config`` in this process and report its model."""
+def run_config(config: TrainConfig, args: argparse.Namespace, folder: Path | None = None,
+               extra: dict[str, Any] | None = None) -> int:
+    """Run a job folder for ``config`` (``folder``, default: a new one) in this process and report its model
+    (with ``extra`` added to the report)."""
     from dlcore import jobs
     from dlcore.progress import EpochBar
     from dlcore.training import run_job
 
     t0 = time.perf_counter()
-    folder = jobs.create(config)
+    folder = folder or jobs.create(config)
     bar = [] if args.json else [EpochBar(config.epochs)]
     status = run_job(folder, extra_callbacks=bar)
     if status.get("state") == "failed":
@@ -131,7 +135,7 @@ def run_config(config: TrainConfig, args: argparse.Namespace) -> int:
     model_file = folder.parent.parent / "models" / str(status.get("model_id")) / "model.keras"
     result: dict[str, Any] = {"model_id": status.get("model_id"), "job_id": folder.name, "path": str(model_file),
                               "metrics": status.get("metrics", {}), "epochs": int(status.get("epoch") or 0),
-                              "seconds": round(time.perf_counter() - t0, 2)}
+                              "seconds": round(time.perf_counter() - t0, 2), **(extra or {})}
     if config.forecast is not None:
         result["forecast"] = forecast_report(config, str(status.get("model_id")), folder.parent.parent)
     emit(args, result, _human)
@@ -160,6 +164,9 @@ def _human(r: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    cluster = cluster_from_args(args)
+    if cluster is not None:
+        return run_cluster(config_from_args(args), cluster, args, run_config)
     return run_config(config_from_args(args), args)
 
 
