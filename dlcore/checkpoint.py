@@ -49,13 +49,14 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
                 found.append(value)
         return found
 
-    def _optimizer_variables(self) -> list[keras.Variable]:
+    def optimizer_variables(self) -> list[keras.Variable]:
+        """Every built optimizer's variables (the GAN has two optimizers), in a fixed order."""
         return [v for opt in self._optimizers() if opt.built for v in opt.variables]
 
     def _save_model(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"w{i}": w for i, w in enumerate(self.model.get_weights())}
-        arrays.update({f"o{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(self._optimizer_variables())})
+        arrays.update({f"o{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(self.optimizer_variables())})
         tmp = self.path.with_name(f".{CHECKPOINT_FILE}.tmp.npz")
         np.savez(tmp, epoch=np.int64(self._current_epoch), **arrays)
         os.replace(tmp, self.path)
@@ -74,7 +75,7 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
                 opt = self.model.optimizer
                 if opt is not None and not opt.built:
                     opt.build(self.model.trainable_variables)
-                variables = self._optimizer_variables()
+                variables = self.optimizer_variables()
                 if len(variables) != len(opt_arrays):
                     raise ValueError(f"{len(opt_arrays)} optimizer arrays saved, {len(variables)} expected")
                 for var, value in zip(variables, opt_arrays):

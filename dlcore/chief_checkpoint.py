@@ -28,7 +28,7 @@ class ChiefCheckpoint(EpochCheckpoint):
         if opt is not None and not opt.built:
             opt.build(self.model.trainable_variables)
         weights = self.model.get_weights()
-        variables = self._optimizer_variables()
+        variables = self.optimizer_variables()
         epoch = np.array([getattr(self.model, "_initial_epoch", None) or 0], np.int64)
         arrays = [*weights, *(keras.ops.convert_to_numpy(v.value) for v in variables), epoch]
         synced = broadcast_from_chief(self.model.distribute_strategy, arrays)
