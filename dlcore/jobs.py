@@ -42,6 +42,7 @@ LOCK_FILE = "queue.lock"  # in the jobs folder: held while a process decides whe
 ACTIVE = ("queued", "running")
 UNFINISHED = ("created", *ACTIVE)  # created: a folder for a job run in the caller's own process (``create``)
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # workers started by this process, reaped on poll
+RUNNER_FILE = "runner.pid"  # the process running the job's training (its pid and start time), worker or not
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,14 @@ def job_folder(job_id: str, root: str | os.PathLike[str] | None = None) -> Path:
 def create(config: TrainConfig, root: str | os.PathLike[str] | None = None, queue: bool = False,
            job_id: str | None = None) -> Path:
     """Make a job folder for ``config``, no process yet: for ``dlcore.training.run_job`` in this process
-    (state ``created``), or with ``queue`` waiting for a worker slot (``queued``: ``advance`` starts it).
+    (state ``created``, this process its runner), or with ``queue`` waiting for a worker slot (``queued``:
+    ``advance`` starts it).
     ``job_id``: a given id (a multi-worker job's, the same each time its command runs) instead of a new one."""
     folder = jobs_root(root) / (job_id or new_id("j-"))
     folder.mkdir(parents=True)
     atomic_write_json(folder / CONFIG_FILE, config.to_dict())
+    if not queue:
+        mark_runner(folder)  # run here: it reads as running, not interrupted, from the moment it exists
     now = time.time()
     status = {"state": "queued" if queue else "created", "epoch": 0, "epochs": config.epochs, "created": now,
               "updated": now, **({"queued_at": now} if queue else {})}
@@ -284,6 +288,39 @@ def _alive(pid: int | None, folder: Path) -> bool:
     return str(folder).encode() in cmdline and state != "Z"
 
 
+def _start_time(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), to tell it from a later one that reuses
+    its pid; empty where there is no /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def mark_runner(folder: str | os.PathLike[str]) -> None:
+    """Record this process as the one training the job in ``folder``: a job run in its caller's process
+    (``python -m dlcore train``, a generative job's reference classifier) has no worker, and without this it
+    would read as ``interrupted`` while it trains."""
+    pid = os.getpid()
+    (Path(folder) / RUNNER_FILE).write_text(f"{pid} {_start_time(pid)}")
+
+
+def _runner_alive(folder: Path) -> bool:
+    """Whether the process that ``mark_runner`` recorded for ``folder`` still runs (the same process, not a reused
+    pid, not a zombie)."""
+    try:
+        pid_text, *started = (folder / RUNNER_FILE).read_text().split()
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): trust kill(0)
+    return state != "Z" and started == [_start_time(pid)]
+
+
 def _pid(folder: Path) -> int | None:
     try:
         return int((folder / PID_FILE).read_text().strip())
@@ -316,7 +353,7 @@ def _status(folder: Path, queue: list[Path] | None = None) -> JobStatus:
         line = _queue(folder.parent) if queue is None else queue
         place, length = (line.index(folder) + 1, len(line)) if folder in line else (0, 0)
         message = message or f"waiting for a free worker slot (place {place} of {length})"
-    elif state in UNFINISHED and not _alive(_pid(folder), folder):
+    elif state in UNFINISHED and not _alive(_pid(folder), folder) and not _runner_alive(folder):
         state, message = "interrupted", "the worker stopped before the job finished; resume to continue"
     elif state == "queued":
         state = "running"  # its worker has started and is loading TensorFlow

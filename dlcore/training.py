@@ -24,7 +24,16 @@ from dlcore.data import load_dataset
 from dlcore.data.dataset import Dataset
 from dlcore.data.subset import limit_train
 from dlcore.errors import DlcoreError
-from dlcore.jobs import BACKUP_DIR, CONFIG_FILE, METRICS_FILE, STOP_FILE, read_metrics, update_status
+from dlcore.jobs import (
+    BACKUP_DIR,
+    CONFIG_FILE,
+    METRICS_FILE,
+    RUNNER_FILE,
+    STOP_FILE,
+    mark_runner,
+    read_metrics,
+    update_status,
+)
 from dlcore.kinds import JobKind, JobSetup, kind_for
 from dlcore.models.spec import TrainConfig
 from dlcore.record import DataSummary, ModelMeta
@@ -208,6 +217,7 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
     folder = Path(folder).resolve()
     try:
         config = TrainConfig.from_dict(read_json(folder / CONFIG_FILE) or {})
+        mark_runner(folder)
         update_status(folder, state="running", started=time.time(), epochs=config.epochs)
         info = device.configure(config.mixed_precision)
         update_status(folder, device=info.label, mixed_precision=info.mixed_precision)
@@ -225,6 +235,8 @@ def run_job(folder: str | os.PathLike[str], extra_callbacks: Sequence[keras.call
 
         (folder / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
         return update_status(folder, state="failed", message=f"unexpected error: {type(exc).__name__}: {exc}")
+    finally:  # however it ended (an interrupt in a notebook too), this process no longer trains the job
+        (folder / RUNNER_FILE).unlink(missing_ok=True)
 
 
 def _finish(folder: Path, config: TrainConfig, dataset: Dataset, kind: JobKind, model: keras.Model,

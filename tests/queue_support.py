@@ -16,6 +16,7 @@ def slot_holder(home: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     """A running job whose ``worker.pid`` names a live process that names its folder (as a worker does)."""
     folder = jobs.create(TrainConfig(data="iris", model=ModelSpec(units=(4,)), epochs=1), home)
     jobs.update_status(folder, state="running")
+    (folder / jobs.RUNNER_FILE).unlink()  # not run in this process: the fake worker below is its only process
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", str(folder)])
     (folder / jobs.PID_FILE).write_text(str(proc.pid))
     try:

@@ -157,3 +157,35 @@ def test_the_checkpoint_never_gets_ahead_of_the_metrics_and_a_kill_between_redoe
     assert status["state"] == "done", status
     assert [r["epoch"] for r in jobs.metrics(folder.name, home)] == [1, 2, 3, 4, 5]  # epoch 3 redone, kept once
     assert all(epoch == row for epoch, row in seen), seen  # the row of epoch N is on disk before its checkpoint
+
+
+def test_a_job_trained_in_its_callers_process_reads_as_running_not_interrupted(home) -> None:
+    """``python -m dlcore train`` and a generative job's reference classifier run without a worker: the app must
+    not offer to resume them while they train (a second trainer on the same folder), yet read a dead one as
+    interrupted."""
+    import threading
+
+    cfg = TrainConfig(data="iris", model=ModelSpec(units=(4,)), epochs=400, batch_size=8)
+    folder = jobs.create(cfg, home)
+    status = jobs.poll(folder.name, home)
+    assert status.state == "created", status  # made here, not started yet: not an interrupted job either
+    ended: list[dict] = []
+    runner = threading.Thread(target=lambda: ended.append(run_job(folder)))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 180
+        while status.epoch < 1 and time.monotonic() < deadline:
+            status = jobs.poll(folder.name, home)
+            time.sleep(0.1)
+        assert status.state == "running" and status.active and status.epoch >= 1, status
+        with pytest.raises(JobError, match="only an interrupted job"):
+            jobs.resume(folder.name, home)
+    finally:
+        jobs.stop(folder.name, home)
+        runner.join(120)
+    assert ended and ended[0]["state"] == "stopped"
+    jobs.update_status(folder, state="running")  # as a process killed mid-epoch leaves it
+    (folder / jobs.RUNNER_FILE).write_text(f"{os.getpid()} 0")  # this pid, but not the process that started then
+    assert jobs.poll(folder.name, home).state == "interrupted"
+    (folder / jobs.RUNNER_FILE).unlink()
+    assert jobs.poll(folder.name, home).state == "interrupted"
