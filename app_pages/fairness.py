@@ -9,6 +9,7 @@ from dlcore.fairness.mitigation import CONSTRAINTS
 from dlcore.fairness.service import check_shortcuts, postprocess, run_audit
 from ui import explain as ux
 from ui import fairness as uf
+from ui import widgets as uw
 from ui.cache import store
 
 st.title("Fairness")
@@ -70,7 +71,7 @@ if sensitive and ds.task == "classification" and record.meta.postprocessing is N
                "is stored as a model of its own; this one stays as it is.")
     with st.form("fair_mitigate"):
         constraint = st.radio("Constraint", CONSTRAINTS, horizontal=True, format_func=lambda c: c.replace("_", " "))
-        go = st.form_submit_button("Post-process and store", type="primary")
+        go = uw.submit_once("Post-process and store", "fair_mitigate", type="primary")
     if go:
         try:
             mitigated, meta = postprocess(record.meta, model, ds, sensitive, constraint, bins=bins, positive=positive,

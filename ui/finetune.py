@@ -19,6 +19,7 @@ from ui import explain as ux
 from ui.cache import dataset, model, store, workspace
 from ui.imports import import_widget
 from ui.trust import verdict_box
+from ui.widgets import submit_once
 
 SOURCES = ("Shipped base", "Stored model", "Upload a .keras file", "Keras backbone")
 
@@ -104,7 +105,7 @@ def finetune_form(ref: str, data: str, meta: ModelMeta | None, head: str, freeze
         unfreeze = d1.number_input("Layers with weights to unfreeze", 1, 1000, 2)
         fine_epochs = d2.number_input("Second-phase epochs", 1, 1000, 5)
         fine_lr = d3.number_input("Second-phase learning rate", 1e-7, 1.0, 1e-4, format="%.6f")
-        if not st.form_submit_button("Start fine-tuning", type="primary"):
+        if not submit_once("Start fine-tuning", "finetune_form", type="primary"):
             return None
     second = int(fine_epochs) if two else 0
     try:

@@ -14,6 +14,7 @@ from dlcore.images import npz_bytes, png_bytes
 from dlcore.models import ModelSpec, TrainConfig, architecture
 from dlcore.store import ModelRecord
 from ui.cache import dataset, store
+from ui.widgets import submit_once
 
 # proven starting points on digits (see the README): epochs and learning rate; layer sizes from the catalog
 DEFAULTS = {"vae": (30, 1e-3), "gan": (60, 1e-3)}
@@ -59,7 +60,7 @@ def generative_form(ref: str, arch: str) -> TrainConfig | None:
         n_epochs = c3.number_input("Epochs", 1, 2000, epochs)
         batch = c3.number_input("Batch size", 2, 4096, 32)
         seed = c3.number_input("Seed", 0, 2**31 - 1, 0)
-        submitted = st.form_submit_button("Train", type="primary")
+        submitted = submit_once("Train", "generative_form", type="primary")
     if not submitted:
         return None
     try:

@@ -101,6 +101,24 @@ def _spec(arch: str, knobs: dict[str, Any], **common: Any) -> ModelSpec:
     return ModelSpec(arch=arch, **{**knobs, **sizes}, **common)
 
 
+def submit_once(label: str, key: str, **kwargs: Any) -> bool:
+    """A form's submit button that is True once per press. When a rerun cuts a run short (a live job view
+    refreshing the page as its job ends), Streamlit replays the pressed button into the next run, so a plain
+    ``form_submit_button`` could start the same job twice; its callback runs once per press and counts it."""
+    presses, handled = f"{key}_presses", f"{key}_handled"
+    st.session_state.setdefault(presses, 0)
+    st.session_state.setdefault(handled, 0)
+
+    def count() -> None:
+        st.session_state[presses] += 1
+
+    pressed = st.form_submit_button(label, on_click=count, **kwargs)
+    if not pressed or st.session_state[presses] <= st.session_state[handled]:
+        return False  # not pressed, or this press was already acted on in the run it cut short
+    st.session_state[handled] = st.session_state[presses]
+    return True
+
+
 def train_form(ref: str, dataset: Dataset, gpu: bool) -> TrainConfig | None:
     """The training settings; returns a config when Train is pressed and the settings are valid."""
     arch = architecture_picker(dataset)
@@ -128,7 +146,7 @@ def train_form(ref: str, dataset: Dataset, gpu: bool) -> TrainConfig | None:
             reweigh = st.checkbox(f"Reweigh by the sensitive columns ({', '.join(dataset.sensitive)})",
                                   help="weights that make group and label independent in the training rows "
                                        "(Kamiran and Calders 2012): a model that learns less of a biased history")
-        submitted = st.form_submit_button("Train", type="primary")
+        submitted = submit_once("Train", "train_form", type="primary")
     if not submitted:
         return None
     try:

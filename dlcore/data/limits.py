@@ -33,6 +33,24 @@ _VARIABLES = (
 _DEFAULTS = {attr: default * unit for attr, _, default, unit in _VARIABLES}
 
 
+def env_numbers(variables: tuple[tuple[str, str, int, int], ...], least: int = 0) -> dict[str, int]:
+    """The settings of ``variables`` (attribute, environment variable, default, unit) that the environment
+    sets: a positive number times its unit, at least ``least``; a bad value is refused, naming its variable."""
+    values = {}
+    for attr, var, _, unit in variables:
+        text = os.environ.get(var, "").strip()
+        if not text:
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            number = -1.0
+        if not number > 0:
+            raise DataError(f"{var}={text!r} is not a positive number; fix or unset it")
+        values[attr] = max(least, int(number * unit))
+    return values
+
+
 @dataclass(frozen=True)
 class Limits:
     """Upper bounds checked before anything large is read or decompressed."""
@@ -48,19 +66,7 @@ class Limits:
     @classmethod
     def from_env(cls) -> Limits:
         """The caps, each overridable by its ``DLCORE_MAX_*`` environment variable (a positive number)."""
-        values = {}
-        for attr, var, _, unit in _VARIABLES:
-            text = os.environ.get(var, "").strip()
-            if not text:
-                continue
-            try:
-                number = float(text)
-            except ValueError:
-                number = -1.0
-            if not number > 0:
-                raise DataError(f"{var}={text!r} is not a positive number; fix or unset it")
-            values[attr] = int(number * unit)
-        return cls(**values)
+        return cls(**env_numbers(_VARIABLES))
 
     def variable(self, attr: str) -> str:
         """The environment variable that raises the cap ``attr``."""

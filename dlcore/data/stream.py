@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from dlcore.data import validate
-from dlcore.data.limits import MB, Limits
+from dlcore.data.limits import MB, Limits, env_numbers
 from dlcore.data.preprocess import Preprocessing, as_number, as_text
 from dlcore.errors import DataError
 
@@ -70,19 +70,7 @@ class StreamSettings:
     @classmethod
     def from_env(cls) -> StreamSettings:
         """The settings, each overridable by its ``DLCORE_STREAM_*`` environment variable (a positive number)."""
-        values = {}
-        for attr, var, _, unit in _VARIABLES:
-            text = os.environ.get(var, "").strip()
-            if not text:
-                continue
-            try:
-                number = float(text)
-            except ValueError:
-                number = -1.0
-            if not number > 0:
-                raise DataError(f"{var}={text!r} is not a positive number; fix or unset it")
-            values[attr] = max(1, int(number * unit))
-        return cls(**values)
+        return cls(**env_numbers(_VARIABLES, least=1))
 
 
 @dataclass(frozen=True)
