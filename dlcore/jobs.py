@@ -285,7 +285,11 @@ def _alive(pid: int | None, folder: Path) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return True  # no /proc (not Linux): trust kill(0)
-    return str(folder).encode() in cmdline and state != "Z"
+    if state == "Z":
+        return False
+    # An empty command line: the process is inside execve, its new program's arguments not yet in place (the
+    # parent of a just-spawned worker can look before they are); it is alive
+    return not cmdline or str(folder).encode() in cmdline
 
 
 def _start_time(pid: int) -> str:

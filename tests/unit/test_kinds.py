@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from dlcore import jobs
-from dlcore.checkpoint import EpochCheckpoint
+from dlcore.chief_checkpoint import ChiefCheckpoint
 from dlcore.data import load_builtin
 from dlcore.data.subset import limit_train
 from dlcore.errors import ModelError
@@ -50,15 +50,15 @@ def test_each_kind_puts_its_callbacks_where_the_job_needs_them(tmp_path: Path) -
         return [type(c) for c in job_callbacks(tmp_path, config, JobMonitor(tmp_path, config.epochs, 1))]
 
     plain = kinds_of(TrainConfig(data="iris", early_stopping=2))
-    assert plain[:2] == [JobMonitor, EpochCheckpoint] and plain[-1] is keras.callbacks.EarlyStopping
+    assert plain[:2] == [JobMonitor, ChiefCheckpoint] and plain[-1] is keras.callbacks.EarlyStopping
     assert len(plain) == 5
     # the second phase acts before BackupAndRestore restores a resumed job: ahead of the monitor and checkpoint
     tune = TrainConfig(data="digits", epochs=3, finetune=FineTuneSpec(base="m-1", unfreeze=1, fine_epochs=1))
-    assert kinds_of(tune)[:3] == [SecondPhase, JobMonitor, EpochCheckpoint] and len(kinds_of(tune)) == 5
-    assert kinds_of(TrainConfig(data="digits", finetune=FineTuneSpec(base="m-1")))[:2] == [JobMonitor, EpochCheckpoint]
+    assert kinds_of(tune)[:3] == [SecondPhase, JobMonitor, ChiefCheckpoint] and len(kinds_of(tune)) == 5
+    assert kinds_of(TrainConfig(data="digits", finetune=FineTuneSpec(base="m-1")))[:2] == [JobMonitor, ChiefCheckpoint]
     # the sample grid and the non-finite stop follow the job's own
     generative = kinds_of(TrainConfig(data="digits", model=VAE_SPEC))
-    assert generative[:2] == [JobMonitor, EpochCheckpoint] and generative[-2:] == [SampleGrid, StopOnNonFinite]
+    assert generative[:2] == [JobMonitor, ChiefCheckpoint] and generative[-2:] == [SampleGrid, StopOnNonFinite]
 
 
 def test_only_fine_tuning_keeps_the_model_it_started_from(tmp_path: Path) -> None:
