@@ -56,13 +56,13 @@ def warm_up_server(compile: bool = True) -> None:
     (``compile``) shap's numba helpers for large tables and texts (``dlcore.explain.warm_up``)."""
     from dlcore.errors import DlcoreError
     from dlcore.explain import warm_up
-    from ui.cache import store
+    from ui.cache import dataset, store
 
     warm_up(compile=False)
     records = [r for r in store().list() if not r.generative]
     if records and records[0].meta.has_training_data:
         try:
-            records[0].meta.training_dataset()  # dropped: the page loads it again, from warm imports, in ms
+            dataset(*records[0].meta.data_key())  # into the page's own cache: it is not read a second time
         except (DlcoreError, OSError, ValueError):
             pass  # the page says what is wrong with it
     if compile:

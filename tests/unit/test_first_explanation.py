@@ -59,7 +59,7 @@ def test_small_table_takes_the_kernel_over_every_coalition_and_equals_shaps_exac
         assert np.abs(attr.additivity_gap(k)).max() <= 1e-6
 
 
-def test_warm_up_loads_the_newest_models_data_and_shap_without_tensorflow(tmp_path: Path) -> None:
+def test_warm_up_fills_the_pages_cache_with_the_newest_models_data_without_tensorflow(tmp_path: Path) -> None:
     import keras
 
     from dlcore.models import ModelSpec, TrainConfig
@@ -69,13 +69,14 @@ def test_warm_up_loads_the_newest_models_data_and_shap_without_tensorflow(tmp_pa
     model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(1)])
     ModelStore(tmp_path).save(model, ModelMeta(name="diabetes mlp", arch="mlp", task="regression",
                                                config=TrainConfig(data="diabetes", model=ModelSpec(units=(4,)))))
-    code = ("import json, sys; import dlcore.record as r; seen = []; load = r.ModelMeta.training_dataset; "
-            "r.ModelMeta.training_dataset = lambda self, data=None: seen.append(self.config.data) or load(self, data); "
+    code = ("import json, sys; import ui.cache as c; seen = []; load = c.load_dataset; "
+            "c.load_dataset = lambda ref, **kw: seen.append(ref) or load(ref, **kw); "
             "from ui.explain import warm_up_server; warm_up_server(compile=False); "
-            "print(json.dumps({'tensorflow': 'tensorflow' in sys.modules, 'shap': 'shap' in sys.modules, "
-            "'loaded': seen}))")
+            "tf = 'tensorflow' in sys.modules; warm = list(seen); (record,) = c.store().list(); "
+            "c.dataset(*record.meta.data_key()); "
+            "print(json.dumps({'tensorflow': tf, 'shap': 'shap' in sys.modules, 'loaded': warm, 'then': seen}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={**__import__("os").environ, "DLCORE_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"tensorflow": False, "shap": True,
-                                                               "loaded": ["diabetes"]}
+                                                               "loaded": ["diabetes"], "then": ["diabetes"]}

@@ -11,6 +11,7 @@ import pytest
 
 from dlcore.data import load_builtin
 from dlcore.errors import ExplainError
+from tests.image_support import digits_cnn
 
 BASE = "assets/base_shapes_cnn.keras"
 
@@ -41,18 +42,7 @@ def _row_counter():
 @pytest.fixture(scope="module")
 def digits():
     """A small CNN trained 2 epochs on the built-in digits (8x8 images, 10 classes), seed 0."""
-    import keras
-
-    from dlcore.models import ModelSpec, TrainConfig, build_model, compile_model
-
-    ds = load_builtin("digits")
-    keras.utils.set_random_seed(0)
-    config = TrainConfig(data="digits", model=ModelSpec(arch="cnn", filters=(8,), units=(16,)), epochs=2, seed=0,
-                         learning_rate=3e-3)
-    model = build_model(config.model, ds)
-    compile_model(model, config, ds.task)
-    model.fit(ds.x_train, ds.y_train, epochs=2, batch_size=32, verbose=0)
-    return model, ds
+    return digits_cnn(epochs=2)
 
 
 @pytest.fixture(scope="module")

@@ -6,24 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlcore.data import load_builtin
 from dlcore.errors import ExplainError
 from dlcore.explain.randomisation import randomisation
+from tests.image_support import digits_cnn
 
 
 @pytest.fixture(scope="module")
 def cnn():
-    import keras
-
-    from dlcore.models import ModelSpec, TrainConfig, build_model, compile_model
-
-    ds = load_builtin("digits")
-    keras.utils.set_random_seed(0)
-    config = TrainConfig(data="digits", model=ModelSpec(arch="cnn", filters=(8,), units=(16,)), epochs=6, seed=0,
-                         learning_rate=3e-3)
-    model = build_model(config.model, ds)
-    compile_model(model, config, ds.task)
-    model.fit(ds.x_train, ds.y_train, epochs=6, batch_size=32, verbose=0)
+    model, ds = digits_cnn(epochs=6)
     assert model.evaluate(ds.x_val, ds.y_val, verbose=0)[1] > 0.7
     return model, ds
 
