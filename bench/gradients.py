@@ -5,7 +5,7 @@ For each method (ig at 64 steps, smoothgrad at 50 samples, gradcam, occlusion wi
 validation images: the median seconds per image of ``dlcore.explain.explain`` (after one warm-up call, as in a
 running app), against the lower limit: the same number of rows (``Plan.model_rows``) run alone in one batch,
 forward+backward (an input-gradient step) for the gradient methods and forward only for occlusion; the two are
-called in turn 21 times, so both see the same load on a busy machine. Goal: <= 1.5x.
+called in turn 41 times, so both see the same load on a busy machine. Goal: <= 1.5x.
 Then the Spearman rank correlation of IG's values with SHAP's (``explain(..., "shap")``, GradientExplainer) per
 image, mean and minimum.
 
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from bench.bench_explain import train  # noqa: E402
 
 METHODS = {"ig": {}, "smoothgrad": {}, "gradcam": {}, "occlusion": {}}
-PAIRS = 21  # timed pairs per method
+PAIRS = 41  # timed pairs per method
 
 
 def lower_limit(model: Any, x: np.ndarray, rows: int, backward: bool) -> Any:

@@ -83,6 +83,49 @@ def _gradient_step(model: Any) -> Any:
     return step
 
 
+def _path_step(model: Any) -> Any:
+    """One compiled pass of Integrated Gradients over ``r`` rows' paths: ``points`` ``(r * steps, ...)``, each row's
+    points in order from its baseline (first) to its input (last), and ``cls`` ``(r,)`` (-1: the class predicted at
+    the input, read from the same forward pass). Returns the outputs at the inputs and at the baselines, both
+    ``(r, k)``, and the weighted sum of the gradients along each path, float64 ``(r, values per row)``."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def step(points: Any, cls: Any, weights: Any) -> Any:
+        r, steps = tf.shape(cls)[0], tf.shape(weights)[0]
+        with tf.GradientTape() as tape:
+            tape.watch(points)
+            out = tf.reshape(model(points, training=False), (r, steps, -1))
+            cls = tf.where(cls < 0, tf.argmax(out[:, -1], axis=1, output_type=tf.int32), cls)
+            score = tf.gather(out, cls, axis=2, batch_dims=1)
+        grads = tf.cast(tf.reshape(tape.gradient(score, points), (r, steps, -1)), tf.float64)
+        return out[:, -1], out[:, 0], tf.einsum("s,rsd->rd", weights, grads)
+
+    return step
+
+
+def _smooth_step(model: Any) -> Any:
+    """One compiled pass of SmoothGrad over ``r`` rows: the inputs ``x`` and their noisy ``copies``
+    ``(r * samples, ...)`` in one batch; the outputs at the inputs (class -1 is the predicted one) and the
+    gradients at the copies averaged per row."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def step(x: Any, copies: Any, cls: Any) -> Any:
+        r = tf.shape(x)[0]
+        samples = tf.shape(copies)[0] // r
+        with tf.GradientTape() as tape:
+            tape.watch(copies)
+            out = tf.reshape(model(tf.concat([x, copies], axis=0), training=False), (r * (samples + 1), -1))
+            outputs = out[:r]
+            cls = tf.where(cls < 0, tf.argmax(outputs, axis=1, output_type=tf.int32), cls)
+            score = tf.gather(tf.reshape(out[r:], (r, samples, -1)), cls, axis=2, batch_dims=1)
+        grads = tf.cast(tf.reshape(tape.gradient(score, copies), (r, samples, -1)), tf.float64)
+        return outputs, tf.reduce_mean(grads, axis=1)
+
+    return step
+
+
 class GradientRunner:
     """Forward passes (``predict``) and forward+backward passes (``gradients``) on large batches, counting
     rows together and reporting progress against ``expected_rows``."""
@@ -99,19 +142,24 @@ class GradientRunner:
         """Rows per gradient batch: up to ~2M input values, 16 to 4096 rows."""
         return int(max(16, min(4096, (1 << 21) // max(1, row_size))))
 
+    def count(self, rows: int) -> None:
+        """Count ``rows`` model evaluations just run and report the progress."""
+        f = self.predict
+        f.rows += rows
+        f.calls += 1
+        if f.progress is not None:
+            f.progress(min(1.0, f.rows / f.expected_rows), f"{f.label}: {f.rows:,} model evaluations")
+
     def run(self, step: Any, x: np.ndarray, cls: np.ndarray) -> Any:
         """``step(x, cls)`` on chunks of ``x``, float64 results concatenated (each of them, for a step that returns
         a tuple)."""
-        f, outs = self.predict, []
+        outs = []
         size = self.chunk(int(np.prod(x.shape[1:])))
         for start in range(0, len(x), size):
             part = x[start:start + size]
             got = step(part, cls[start:start + size].astype(np.int32))
             outs.append([np.asarray(g, dtype=np.float64) for g in (got if isinstance(got, tuple) else (got,))])
-            f.rows += len(part)
-            f.calls += 1
-            if f.progress is not None:
-                f.progress(min(1.0, f.rows / f.expected_rows), f"{f.label}: {f.rows:,} model evaluations")
+            self.count(len(part))
         joined = tuple(np.concatenate(column) for column in zip(*outs))
         return joined[0] if len(joined) == 1 else joined
 
@@ -120,21 +168,38 @@ class GradientRunner:
         return self.run(_compiled(self.model, "gradient", lambda: _gradient_step(self.model)),
                         np.asarray(x, dtype=np.float32), cls)
 
+    def rows_per_call(self, copies: int, row_size: int) -> int:
+        """How many inputs fit in one batch when each of them runs as ``copies`` rows."""
+        return max(1, self.chunk(row_size) // max(1, copies))
 
-def integrated_gradients(runner: GradientRunner, x: np.ndarray, baselines: np.ndarray, steps: int,
-                         cls: np.ndarray) -> np.ndarray:
-    """IG of each row for its class ``cls[i]``: trapezoid rule over ``steps`` points from baseline to input."""
-    alphas = np.linspace(0.0, 1.0, steps, dtype=np.float32).reshape(1, steps, *[1] * (x.ndim - 1))
+
+def trapezoid_weights(steps: int) -> np.ndarray:
     weights = np.full(steps, 1.0 / (steps - 1))
     weights[[0, -1]] /= 2
-    per = max(1, runner.chunk(int(np.prod(x.shape[1:]))) // steps)  # rows whose points fit in one batch
-    total = np.zeros(x.shape, dtype=np.float64)
+    return weights
+
+
+def integrated_gradients(runner: GradientRunner, x: np.ndarray, baselines: np.ndarray, steps: int,
+                         cls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IG of each row for its class ``cls[i]`` (-1: the class predicted at the row): the trapezoid rule over
+    ``steps`` points from baseline to input, the ends exactly the baseline and the input. Returns the values and
+    the outputs at the inputs and at the baselines, all from the path's own forward pass."""
+    alphas = np.linspace(0.0, 1.0, steps, dtype=np.float32).reshape(1, steps, *[1] * (x.ndim - 1))
+    step = _compiled(runner.model, "path", lambda: _path_step(runner.model))
+    weights = trapezoid_weights(steps)
+    per = runner.rows_per_call(steps, int(np.prod(x.shape[1:])))
+    total, outs = np.zeros((len(x), int(np.prod(x.shape[1:])))), []
     for start in range(0, len(x), per):
         xs, bs = x[start:start + per], baselines[start:start + per]
-        points = (bs[:, None] + alphas * (xs - bs)[:, None]).reshape(-1, *x.shape[1:])
-        g = runner.gradients(points, np.repeat(cls[start:start + per], steps))
-        total[start:start + per] = np.einsum("s,rs...->r...", weights, g.reshape(len(xs), steps, *x.shape[1:]))
-    return total * (x.astype(np.float64) - baselines.astype(np.float64))
+        points = bs[:, None] + alphas * (xs - bs)[:, None]
+        points[:, 0], points[:, -1] = bs, xs
+        at_x, at_b, summed = step(points.reshape(-1, *x.shape[1:]), cls[start:start + per].astype(np.int32),
+                                  weights)
+        total[start:start + per] = np.asarray(summed)
+        outs.append((np.asarray(at_x, dtype=np.float64), np.asarray(at_b, dtype=np.float64)))
+        runner.count(len(xs) * steps)
+    values = total.reshape(x.shape) * (x.astype(np.float64) - baselines.astype(np.float64))
+    return values, np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
 
 def noisy_copies(x: np.ndarray, n_samples: int, noise: float, seed: int, first: int = 0) -> np.ndarray:
@@ -145,23 +210,42 @@ def noisy_copies(x: np.ndarray, n_samples: int, noise: float, seed: int, first: 
     sd = (noise * np.where(spread > 0, spread, 1.0)).astype(np.float32)
     copies = np.empty((len(x), n_samples, *x.shape[1:]), dtype=np.float32)
     for i in range(len(x)):
-        rng = np.random.default_rng((seed, first + i))
-        copies[i] = x[i] + sd[i] * rng.standard_normal((n_samples, *x.shape[1:]), dtype=np.float32)
+        np.random.default_rng((seed, first + i)).standard_normal(out=copies[i], dtype=np.float32)
+    copies *= sd.reshape(-1, *[1] * (copies.ndim - 1))
+    copies += x[:, None]
     return copies.reshape(-1, *x.shape[1:])
 
 
 def smooth_gradients(runner: GradientRunner, x: np.ndarray, cls: np.ndarray, n_samples: int, noise: float,
-                     seed: int, baselines: np.ndarray | None = None, steps: int = 64) -> np.ndarray:
-    """SmoothGrad: gradients (or, given ``baselines``, IG) averaged over noisy copies, a group of rows at a time."""
-    out = np.zeros(x.shape, dtype=np.float64)
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """SmoothGrad of each row for class ``cls[i]`` (-1: the predicted one), a group of rows at a time, and the
+    outputs at the inputs, from the same compiled pass."""
+    step = _compiled(runner.model, "smooth", lambda: _smooth_step(runner.model))
+    out, outputs = np.zeros((len(x), int(np.prod(x.shape[1:])))), []
+    per = runner.rows_per_call(n_samples, int(np.prod(x.shape[1:])))
+    for start in range(0, len(x), per):
+        rows = slice(start, start + per)
+        copies = noisy_copies(x[rows], n_samples, noise, seed, start)
+        at_x, mean = step(x[rows], copies, cls[rows].astype(np.int32))
+        out[rows] = np.asarray(mean)
+        outputs.append(np.asarray(at_x, dtype=np.float64))
+        runner.count(len(copies) + len(x[rows]))
+    return out.reshape(x.shape), np.concatenate(outputs)
+
+
+def smooth_ig(runner: GradientRunner, x: np.ndarray, cls: np.ndarray, n_samples: int, noise: float, seed: int,
+              baselines: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """SmoothGrad over Integrated Gradients (class ``cls[i]`` of each row, given): IG averaged over noisy copies
+    of each row, each copy's path from the row's baseline; and the outputs at the baselines."""
+    out, at_baseline = np.zeros(x.shape, dtype=np.float64), []
     per = max(1, (1 << 22) // (n_samples * int(np.prod(x.shape[1:]))))
     for start in range(0, len(x), per):
         rows = slice(start, start + per)
         copies, c = noisy_copies(x[rows], n_samples, noise, seed, start), np.repeat(cls[rows], n_samples)
-        g = (runner.gradients(copies, c) if baselines is None else
-             integrated_gradients(runner, copies, np.repeat(baselines[rows], n_samples, axis=0), steps, c))
+        g, _, at_b = integrated_gradients(runner, copies, np.repeat(baselines[rows], n_samples, axis=0), steps, c)
         out[rows] = g.reshape(-1, n_samples, *x.shape[1:]).mean(axis=1)
-    return out
+        at_baseline.append(at_b[::n_samples])
+    return out, np.concatenate(at_baseline)
 
 
 def conv_layer(model: Any, layer: str | None = None) -> Any:
@@ -298,13 +382,6 @@ def gradcam_explained(runner: GradientRunner, x: np.ndarray, conv: Any, target: 
     return predictions, targets, np.stack([values, *rest], axis=-1)
 
 
-def _per_class(values_of: Any, targets: np.ndarray, k: int, all_outputs: bool) -> np.ndarray:
-    """``values_of(cls)`` for each row's target, or for every class stacked on a trailing axis."""
-    if not all_outputs:
-        return values_of(targets)
-    return np.stack([values_of(np.full(len(targets), c)) for c in range(k)], axis=-1)
-
-
 def _notes(method: str, plan: Plan, options: dict[str, Any], layer: str = "", logits: bool = False) -> tuple[str, ...]:
     baseline = options.get("baseline", "black")
     name = baseline if isinstance(baseline, str) else "an array"
@@ -326,26 +403,45 @@ def _option(options: dict[str, Any], name: str, default: str) -> Any:
     return options[name] if options.get(name) is not None else DEFAULTS[default]
 
 
-def _values(runner: GradientRunner, method: str, x: np.ndarray, bg: np.ndarray | None, seed: int,
-            targets: np.ndarray, k: int, all_outputs: bool,
-            options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The attributions and base values of ``method`` (one class per row, or every class), and the model's
-    outputs at the baselines (none without a baseline)."""
-    n = len(x)
+def _first_classes(target: Any, n: int, k: int) -> np.ndarray:
+    """The class of each row in the first pass: -1 (the predicted one, read in that pass), class 0 when every
+    class is explained, or the chosen class (checked)."""
+    if target in (None, "predicted"):
+        return np.full(n, -1)
+    return np.zeros(n, dtype=int) if target == "all" else targets_for(target, np.zeros((n, k)))
+
+
+def _values(runner: GradientRunner, method: str, x: np.ndarray, bg: np.ndarray | None, seed: int, target: Any,
+            k: int, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The attributions of ``method`` (one class per row, or every class stacked on a trailing axis), the model's
+    outputs, the explained classes, the base values and the outputs at the baselines (none without one). The
+    outputs come from the first pass of the method itself: IG reads them at the ends of its paths, SmoothGrad
+    next to its noisy copies."""
+    n, every = len(x), target == "all"
     steps = int(_option(options, "steps", "ig_steps"))
-    base, at_baseline = np.zeros((n, k) if all_outputs else n), np.zeros((0, k))
-    uses_ig, baselines = method == "ig" or options.get("over") == "ig", None
-    if uses_ig:
-        baselines = make_baselines(options.get("baseline", "black"), x, bg, seed, options.get("blur_sigma"))
-        at_baseline = runner.predict(baselines)
-        base = at_baseline if all_outputs else at_baseline[np.arange(n), targets]
-    if method == "ig":
-        return _per_class(lambda c: integrated_gradients(runner, x, baselines, steps, c), targets, k,
-                          all_outputs), base, at_baseline
     samples = int(_option(options, "n_samples", "smoothgrad_samples"))
     noise = float(_option(options, "noise", "smoothgrad_noise"))
-    return _per_class(lambda c: smooth_gradients(runner, x, c, samples, noise, seed, baselines, steps),
-                      targets, k, all_outputs), base, at_baseline
+    first, rest = _first_classes(target, n, k), range(1, k) if every else range(0)
+    baselines, at_baseline = None, np.zeros((0, k))
+    if method == "ig" or options.get("over") == "ig":
+        baselines = make_baselines(options.get("baseline", "black"), x, bg, seed, options.get("blur_sigma"))
+    if method == "ig":
+        values, predictions, at_baseline = integrated_gradients(runner, x, baselines, steps, first)
+        others = [integrated_gradients(runner, x, baselines, steps, np.full(n, c))[0] for c in rest]
+    elif baselines is not None:  # SmoothGrad over IG: the classes are known before the noisy paths run
+        predictions = runner.predict(x)
+        cls = first if every else targets_for(target, predictions)
+        values, at_baseline = smooth_ig(runner, x, cls, samples, noise, seed, baselines, steps)
+        others = [smooth_ig(runner, x, np.full(n, c), samples, noise, seed, baselines, steps)[0] for c in rest]
+    else:
+        values, predictions = smooth_gradients(runner, x, first, samples, noise, seed)
+        others = [smooth_gradients(runner, x, np.full(n, c), samples, noise, seed)[0] for c in rest]
+    targets = targets_for(target, predictions)
+    if every:
+        values = np.stack([values, *others], axis=-1)
+    base = (np.zeros((n, k) if every else n) if baselines is None else
+            at_baseline if every else at_baseline[np.arange(n), targets])
+    return values, predictions, targets, base, at_baseline
 
 
 def explain_gradients(model: Any, x: Any, method: str, background: Any, seed: int,
@@ -364,9 +460,7 @@ def explain_gradients(model: Any, x: Any, method: str, background: Any, seed: in
         predictions, targets, values = gradcam_explained(runner, x, conv, target, k)
         base, at_baseline = np.zeros((len(x), k) if target == "all" else len(x)), np.zeros((0, k))
     else:
-        predictions = runner.predict(x)
-        targets = targets_for(target, predictions)
-        values, base, at_baseline = _values(runner, method, x, bg, seed, targets, k, target == "all", options)
+        values, predictions, targets, base, at_baseline = _values(runner, method, x, bg, seed, target, k, options)
     progress = options.get("progress")
     if progress is not None:
         progress(1.0, f"{method.upper()} done")

@@ -10,8 +10,9 @@
 - texts: one distinct word at a time is removed everywhere it occurs (lime's ``IndexedString`` bag of words);
   the result is shaped like LIME's text attributions (``inputs`` = word counts, ``feature_names`` = the words).
 
-Every copy of every input goes to the model in large batches (``BatchedPredict``). Written here because the
-libraries that offer occlusion (captum, tf-explain) need PyTorch or tf.keras 2 models, not Keras 3.
+Every copy of every input goes to the model in large batches (``BatchedPredict``), the inputs themselves in the
+same calls. Written here because the libraries that offer occlusion (captum, tf-explain) need PyTorch or tf.keras 2
+models, not Keras 3.
 """
 from __future__ import annotations
 
@@ -41,57 +42,76 @@ def _group(row_size: int) -> int:
     return max(1, COPY_VALUES // max(1, row_size))
 
 
-def image_drops(f: BatchedPredict, x: np.ndarray, predictions: np.ndarray, baselines: np.ndarray, patch: int,
-                stride: int) -> np.ndarray:
-    """Per pixel, the output drop averaged over the patches covering it, ``(n, h, w, channels, outputs)``."""
-    n, h, w = x.shape[:3]
+def with_inputs(f: BatchedPredict, xs: np.ndarray, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outputs at the inputs ``xs`` and at their ``copies`` (``(len(xs), copies each, ...)``), from one call:
+    ``(len(xs), k)`` and ``(len(xs), copies each, k)``."""
+    out = f(np.concatenate([xs, copies.reshape(-1, *xs.shape[1:])]))
+    return out[:len(xs)], out[len(xs):].reshape(len(xs), copies.shape[1], -1)
+
+
+def patch_masks(h: int, w: int, patch: int, stride: int) -> np.ndarray:
+    """Where each occlusion patch lies, ``(patches, h, w)`` booleans, row by row from the top left."""
     corners = [(r, c) for r in patch_starts(h, patch, stride) for c in patch_starts(w, patch, stride)]
-    total = np.zeros((n, h, w, predictions.shape[1]))
-    count = np.zeros((h, w, 1))
-    for r, c in corners:
-        count[r:r + patch, c:c + patch] += 1
-    per = max(1, _group(int(np.prod(x.shape[1:]))) // len(corners))
+    masks = np.zeros((len(corners), h, w), dtype=bool)
+    for p, (r, c) in enumerate(corners):
+        masks[p, r:r + patch, c:c + patch] = True
+    return masks
+
+
+def image_drops(f: BatchedPredict, x: np.ndarray, baselines: np.ndarray, patch: int,
+                stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the output drop averaged over the patches covering it, ``(n, h, w, channels, outputs)``, and the
+    outputs at ``x``."""
+    n, h, w = x.shape[:3]
+    masks = patch_masks(h, w, patch, stride)
+    cover = masks.reshape(len(masks), -1).astype(np.float64) / masks.sum(axis=0).reshape(1, -1)
+    per = max(1, _group(int(np.prod(x.shape[1:]))) // (len(masks) + 1))
+    values, outputs = [], []
     for start in range(0, n, per):
         xs, bs = x[start:start + per], baselines[start:start + per]
-        copies = np.repeat(xs[:, None], len(corners), axis=1)
-        for p, (r, c) in enumerate(corners):
-            copies[:, p, r:r + patch, c:c + patch] = bs[:, r:r + patch, c:c + patch]
-        drops = predictions[start:start + per, None] - f(copies.reshape(-1, *x.shape[1:])).reshape(
-            len(xs), len(corners), -1)
-        for p, (r, c) in enumerate(corners):
-            total[start:start + per, r:r + patch, c:c + patch] += drops[:, p, None, None]
-    per_pixel = total / count
-    return np.repeat(per_pixel[:, :, :, None], x.shape[3], axis=3)
+        copies = np.where(masks[None, :, :, :, None], bs[:, None], xs[:, None])  # (r, patches, h, w, c)
+        at_x, hidden = with_inputs(f, xs, copies)
+        drops = at_x[:, None] - hidden  # (r, patches, k)
+        per_pixel = np.tensordot(drops, cover, axes=([1], [0]))  # (r, k, h * w), a BLAS product
+        values.append(np.moveaxis(per_pixel, 1, -1).reshape(len(xs), h, w, -1))
+        outputs.append(at_x)
+    per_pixel = np.concatenate(values)
+    return np.repeat(per_pixel[:, :, :, None], x.shape[3], axis=3), np.concatenate(outputs)
 
 
-def feature_drops(f: BatchedPredict, x: np.ndarray, predictions: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """Tables: f(x) - mean over background rows of f(x with feature j from that row), ``(n, features, outputs)``."""
+def feature_drops(f: BatchedPredict, x: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tables: f(x) - mean over background rows of f(x with feature j from that row), ``(n, features, outputs)``,
+    and the outputs at ``x``."""
     n, m = x.shape
-    out = np.zeros((n, m, predictions.shape[1]))
+    values, outputs = [], []
     per = max(1, _group(m * m * len(bg)))
     for start in range(0, n, per):
         xs = x[start:start + per]
         copies = np.repeat(xs[:, None, None], m, axis=1).repeat(len(bg), axis=2)  # (r, m, bg, m)
         for j in range(m):
             copies[:, j, :, j] = bg[:, j]
-        mean = f(copies.reshape(-1, m)).reshape(len(xs), m, len(bg), -1).mean(axis=2)
-        out[start:start + per] = predictions[start:start + per, None] - mean
-    return out
+        at_x, hidden = with_inputs(f, xs, copies.reshape(len(xs), m * len(bg), m))
+        values.append(at_x[:, None] - hidden.reshape(len(xs), m, len(bg), -1).mean(axis=2))
+        outputs.append(at_x)
+    return np.concatenate(values), np.concatenate(outputs)
 
 
-def cell_drops(f: BatchedPredict, x: np.ndarray, predictions: np.ndarray, baselines: np.ndarray) -> np.ndarray:
-    """Other inputs: f(x) - f(x with one cell set to the baseline), ``(n, *input_shape, outputs)``."""
+def cell_drops(f: BatchedPredict, x: np.ndarray, baselines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Other inputs: f(x) - f(x with one cell set to the baseline), ``(n, *input_shape, outputs)``, and the outputs
+    at ``x``."""
     n, cells = len(x), int(np.prod(x.shape[1:]))
-    out = np.zeros((n, cells, predictions.shape[1]))
     flat, flat_base = x.reshape(n, cells), baselines.reshape(n, cells)
     per = max(1, _group(cells * cells))
     idx = np.arange(cells)
+    values, outputs = [], []
     for start in range(0, n, per):
         copies = np.repeat(flat[start:start + per, None], cells, axis=1)  # (r, cells, cells)
         copies[:, idx, idx] = flat_base[start:start + per]
-        hidden = f(copies.reshape(-1, *x.shape[1:])).reshape(len(copies), cells, -1)
-        out[start:start + per] = predictions[start:start + per, None] - hidden
-    return out.reshape(*x.shape, -1)
+        xs = x[start:start + per]
+        at_x, hidden = with_inputs(f, xs, copies.reshape(len(xs), cells, *x.shape[1:]))
+        values.append(at_x[:, None] - hidden)
+        outputs.append(at_x)
+    return np.concatenate(values).reshape(*x.shape, -1), np.concatenate(outputs)
 
 
 def _pick(values: np.ndarray, targets: np.ndarray, all_outputs: bool) -> np.ndarray:
@@ -99,23 +119,23 @@ def _pick(values: np.ndarray, targets: np.ndarray, all_outputs: bool) -> np.ndar
     return values if all_outputs else np.stack([values[i, ..., t] for i, t in enumerate(targets)])
 
 
-def _drops(f: BatchedPredict, x: np.ndarray, predictions: np.ndarray, bg: np.ndarray | None, bg_size: int,
-           seed: int, options: dict[str, Any]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Every output's occlusion values for tables, images or other inputs, and a note on the settings."""
+def _drops(f: BatchedPredict, x: np.ndarray, bg: np.ndarray | None, bg_size: int, seed: int,
+           options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Every output's occlusion values for tables, images or other inputs, the outputs at ``x`` (run in the same
+    calls as the occluded copies) and a note on the settings."""
     if x.ndim == 2:
         bg = summarize_background(bg, bg_size, seed)
-        return feature_drops(f, x, predictions, bg), (
+        return *feature_drops(f, x, bg), (
             f"each feature replaced by each of {len(bg)} background rows' values, outputs averaged",)
     baseline = options.get("baseline", "black")
     baselines = make_baselines(baseline, x, bg, seed, options.get("blur_sigma"))
     name = baseline if isinstance(baseline, str) else "an array"
     if x.ndim == 4:
         patch, stride = occlusion_patch(x, options.get("patch"), options.get("stride"))
-        return image_drops(f, x, predictions, baselines, patch, stride), (
+        return *image_drops(f, x, baselines, patch, stride), (
             f"{patch}x{patch} patches every {stride} pixels filled with the baseline ({name}); a pixel's value is "
             "the output drop averaged over the patches covering it, in every channel",)
-    return cell_drops(f, x, predictions, baselines), (f"one cell (a step's feature) at a time set to the baseline "
-                                                       f"({name})",)
+    return *cell_drops(f, x, baselines), (f"one cell (a step's feature) at a time set to the baseline ({name})",)
 
 
 def explain_occlusion(model: Any, x: Any, background: Any, seed: int, options: dict[str, Any]) -> Attribution:
@@ -128,8 +148,7 @@ def explain_occlusion(model: Any, x: Any, background: Any, seed: int, options: d
     given = {key: v for key, v in options.items() if key != "progress"}
     plan = method_plan(x, "occlusion", k, bg, **given)
     f = BatchedPredict(model, progress, plan.model_rows, label=f"OCCLUSION ({plan.algorithm})")
-    predictions = f(x)
-    values, notes = _drops(f, x, predictions, bg, plan.background_size, seed, options)
+    values, predictions, notes = _drops(f, x, bg, plan.background_size, seed, options)
     targets = targets_for(target, predictions)
     if progress is not None:
         progress(1.0, "OCCLUSION done")

@@ -165,8 +165,9 @@ def method_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarr
                 stride: int | None = None, background_size: int | None = None, layer: str | None = None,
                 **_: Any) -> Plan:
     """What ig, smoothgrad, gradcam or occlusion on ``x`` will run. Rows: every forward pass, a forward+backward
-    pass counted once; one forward pass over ``x`` for the predictions is included (Grad-CAM takes them from its
-    own pass)."""
+    pass counted once. The predictions come from the method's own passes where it can: IG's paths end at the
+    inputs, Grad-CAM's pass is the model's, occlusion runs the inputs with their occluded copies; SmoothGrad runs
+    the inputs beside their noisy copies (per class explained), SmoothGrad over IG once before its paths."""
     n, m = int(len(x)), int(np.prod(x.shape[1:]))
     k = n_outputs if target == "all" else 1
     steps = int(steps if steps is not None else DEFAULTS["ig_steps"])
@@ -175,7 +176,7 @@ def method_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarr
             raise ExplainError(f"steps must be at least 2 (the trapezoid rule needs both ends), not {steps}")
         check_baseline(baseline, x, background)
     if method == "ig":
-        return Plan("ig", f"ig-{steps}-{baseline_name(baseline)}", n, m, 0, steps, k, 2 * n + n * steps * k)
+        return Plan("ig", f"ig-{steps}-{baseline_name(baseline)}", n, m, 0, steps, k, n * steps * k)
     if method == "smoothgrad":
         if over not in (None, "gradient", "ig"):
             raise ExplainError(f"unknown over={over!r}; choose 'gradient' (plain SmoothGrad) or 'ig'")
@@ -184,8 +185,8 @@ def method_plan(x: np.ndarray, method: str, n_outputs: int, background: np.ndarr
             raise ExplainError(f"n_samples must be at least 1, not {samples}")
         if over == "ig":
             return Plan("smoothgrad", f"smoothgrad-ig-{samples}x{steps}-{baseline_name(baseline)}", n, m, 0,
-                        samples * steps, k, 2 * n + n * samples * steps * k)
-        return Plan("smoothgrad", f"smoothgrad-{samples}", n, m, 0, samples, k, n + n * samples * k)
+                        samples * steps, k, n + n * samples * steps * k)
+        return Plan("smoothgrad", f"smoothgrad-{samples}", n, m, 0, samples, k, n * k + n * samples * k)
     if method == "gradcam":
         return Plan("gradcam", f"gradcam-{layer or 'conv'}", n, m, 0, 1, k, n * k)  # predictions from its pass
     if method != "occlusion":
