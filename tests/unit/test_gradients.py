@@ -178,6 +178,17 @@ def test_gradcam_on_shapes_marks_the_cells_the_class_logit_rests_on(shapes) -> N
           "logit drop, object's cells off:", np.round(on_object, 2))
     filled = np.isin(y, [0, 1])
     assert (share > area)[filled].all() and (top > on_object)[~filled].all()
+    # The mask share alone proves nothing about the model: the same architecture with fresh weights (every layer
+    # re-initialised, Adebayo et al. 2018) puts its map on the bright object on every image, triangles and
+    # crosses too, because its conv features still respond to the object's pixels.
+    import keras
+
+    keras.utils.set_random_seed(0)
+    fresh = keras.models.clone_model(model)
+    cam_fresh = explain(fresh, x, "gradcam").values[..., 0]
+    share_fresh = (cam_fresh * masks).sum(axis=(1, 2)) / np.maximum(cam_fresh.sum(axis=(1, 2)), 1e-12)
+    print("share on the raw mask, fresh weights:", np.round(share_fresh, 2))
+    assert (share_fresh > area).all() and not (share > area).all()
 
 
 def test_gradcam_refuses_models_without_a_usable_conv_layer(tiny, shapes) -> None:
