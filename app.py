@@ -7,7 +7,7 @@ import streamlit as st
 
 from dlcore import __version__
 from ui.cache import device_info, workspace
-from ui.explain import warm_up_shap
+from ui.explain import script_runs, warm_up_shap
 
 LOGO = str(Path(__file__).parent / "assets" / "logo.png")
 st.set_page_config(page_title="Interpretable deep learning", page_icon=LOGO, layout="wide")
@@ -30,4 +30,5 @@ with st.sidebar:
     st.caption(f"Training device: **{device_info().label}**")
     st.caption(f"Workspace: `{workspace()}`")
     st.caption(f"dlcore {__version__}")
-page.run()
+with script_runs().running():  # the warm-up compiles only while no page is being drawn
+    page.run()

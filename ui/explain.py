@@ -3,9 +3,11 @@ the server, trust tables and downloads. The explanations themselves are ``dlcore
 global view's rows and feature order are ``dlcore.explain.views``'. Pages -> ui -> dlcore."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -48,16 +50,67 @@ def _kept() -> tuple[OrderedDict, threading.Lock]:
 
 
 WARM_UP_ENV = "DLCORE_WARM_UP"  # "0" turns the background warm-up off (to measure what it saves)
+QUIET_S = 5.0  # seconds without a script run before the warm-up starts compiling
+IMPORT_QUIET_S = 0.5  # ... and before its imports: after the first page has been drawn, not while it is
 
 
-def warm_up_server(compile: bool = True) -> None:
+class ScriptRuns:
+    """The script runs in progress on this server, and when the last one ended.
+
+    The warm-up's numba compiling holds the interpreter for seconds to tens of seconds; run while a page is being
+    drawn, it slows that page by as much (measured: a fresh server's Explain page opened at once drew its first
+    SHAP 6 s later with the warm-up than without). It waits for a quiet moment instead.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._ended = time.monotonic()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Count a script run while the block runs (a page stopping or rerunning early ends it too)."""
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._ended = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds since the last script run ended; 0 while one runs."""
+        with self._lock:
+            return 0.0 if self._running else time.monotonic() - self._ended
+
+    def wait_quiet(self, seconds: float, poll: float = 0.2) -> None:
+        """Return once no script has run for ``seconds``."""
+        while (quiet := self.quiet_for()) < seconds:
+            time.sleep(max(poll, seconds - quiet) if quiet else poll)
+
+
+@st.cache_resource(show_spinner=False)
+def script_runs() -> ScriptRuns:
+    """This server's ``ScriptRuns`` (``app.py`` runs every page inside ``script_runs().running()``)."""
+    return ScriptRuns()
+
+
+def warm_up_server(compile: bool = True, runs: ScriptRuns | None = None, quiet_s: float = QUIET_S,
+                   import_quiet_s: float = IMPORT_QUIET_S) -> None:
     """What the Explain page would otherwise wait for on a fresh server, none of it TensorFlow: shap's and lime's
     imports, the data set of the model the page opens with (the newest that predicts; its loaders' imports), then
-    (``compile``) shap's numba helpers for large tables and texts (``dlcore.explain.warm_up``)."""
+    (``compile``) shap's numba helpers for large tables and texts (``dlcore.explain.warm_up``).
+
+    Given ``runs``, the imports start once no page has been drawn for ``import_quiet_s`` seconds and the compiling
+    after ``quiet_s``: the first page is drawn first (when it is the Explain page, it imports what it needs itself;
+    measured, the warm-up's imports beside it made its first SHAP about 1 s later)."""
     from dlcore.errors import DlcoreError
     from dlcore.explain import warm_up
     from ui.cache import dataset, store
 
+    if runs is not None:
+        runs.wait_quiet(import_quiet_s)
     warm_up(compile=False)
     records = [r for r in store().list() if not r.generative]
     if records and records[0].meta.has_training_data:
@@ -66,6 +119,8 @@ def warm_up_server(compile: bool = True) -> None:
         except (DlcoreError, OSError, ValueError):
             pass  # the page says what is wrong with it
     if compile:
+        if runs is not None:
+            runs.wait_quiet(quiet_s)
         warm_up(compile=True)
 
 
@@ -76,7 +131,7 @@ def warm_up_shap() -> threading.Thread | None:
 
     if os.environ.get(WARM_UP_ENV, "1").strip() == "0":
         return None
-    thread = threading.Thread(target=warm_up_server, name="explain-warm-up", daemon=True)
+    thread = threading.Thread(target=warm_up_server, args=(True, script_runs()), name="explain-warm-up", daemon=True)
     thread.start()
     return thread
 

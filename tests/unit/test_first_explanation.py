@@ -1,6 +1,6 @@
 """The first explanation on a fresh server: exact SHAP of a small table takes shap's KernelExplainer over every
 coalition (nothing to compile) and equals shap's Exact explainer; the server's warm-up loads what the Explain
-page needs without importing TensorFlow."""
+page needs without importing TensorFlow, after the first page has been drawn, and compiles only in a quiet moment."""
 from __future__ import annotations
 
 import json
@@ -80,3 +80,29 @@ def test_warm_up_fills_the_pages_cache_with_the_newest_models_data_without_tenso
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"tensorflow": False, "shap": True,
                                                                "loaded": ["diabetes"], "then": ["diabetes"]}
+
+
+def test_the_warm_up_compiles_only_once_no_page_has_been_drawn_for_a_while(monkeypatch) -> None:
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import dlcore.explain
+    import ui.cache
+    from ui.explain import ScriptRuns, warm_up_server
+
+    calls: list[tuple[bool, float]] = []
+    monkeypatch.setattr(dlcore.explain, "warm_up", lambda compile=True: calls.append((compile, time.monotonic())))
+    monkeypatch.setattr(ui.cache, "store", lambda: SimpleNamespace(list=lambda: []))
+    runs = ScriptRuns()
+    with runs.running():
+        thread = threading.Thread(target=warm_up_server, args=(True, runs, 0.4, 0.1), daemon=True)
+        thread.start()
+        time.sleep(0.6)
+        assert calls == [] and runs.quiet_for() == 0.0  # nothing while the first page is drawn
+        with pytest.raises(RuntimeError), runs.running():  # a page ending in an exception ends its run too
+            raise RuntimeError("a page stopped early")
+    ended = time.monotonic()
+    thread.join(5)
+    assert [c for c, _ in calls] == [False, True]  # the imports, then the compiling, each after its quiet time
+    assert calls[0][1] - ended >= 0.1 and calls[1][1] - ended >= 0.4
