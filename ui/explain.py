@@ -36,7 +36,7 @@ from dlcore.explain.views import feature_order, global_request, global_rows
 from dlcore.store import ModelRecord
 from ui.cache import dataset
 from ui.cache import model as load_model
-from ui.widgets import NOTHING, with_progress
+from ui.widgets import NOTHING, loading, with_progress
 
 MAX_KEPT = 48  # explanations kept per server (each is a few arrays of the input's size)
 AUTO_RUN_ROWS = 3_000_000  # explanations cheaper than this many model evaluations run without a click
@@ -160,9 +160,10 @@ def model_and_data(record: ModelRecord) -> tuple[Any, Any]:
 
         data = dataset_picker("explain_data", "Data set to explain it with (the model was imported "
                                               "without its training data)")
-    ds = dataset(*meta.data_key(data))
-    meta.check_fits(ds)
-    return load_model(record.model_id), ds
+    with loading("Loading the model and its data..."):
+        ds = dataset(*meta.data_key(data))
+        meta.check_fits(ds)
+        return load_model(record.model_id), ds
 
 
 def pick_input(record: ModelRecord, ds: Any) -> tuple[np.ndarray, str, int | None]:

@@ -29,6 +29,14 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 SPREAD_HOVER = "spread across seeds"
 
 
+def placeholder(height: int = 10) -> go.Figure:
+    """An empty figure with nothing to see, ``height`` pixels high (Plotly's least): drawn while a page loads, so
+    the browser fetches and starts Plotly's chart code then rather than with the first real chart."""
+    axis = {"visible": False, "fixedrange": True}
+    return go.Figure(layout={"height": height, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "xaxis": axis,
+                             "yaxis": axis, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"})
+
+
 def checked_spread(spread: Any, shape: tuple[int, ...], also: tuple[int, ...] = ()) -> np.ndarray:
     """``spread`` as a float array shaped ``shape`` (it may come shaped ``also``, with the same values).
 
