@@ -69,20 +69,6 @@ def _compiled(model: Any, kind: str, make: Any) -> Any:
     return steps[kind]
 
 
-def _gradient_step(model: Any) -> Any:
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def step(x: Any, cls: Any) -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            out = tf.reshape(model(x, training=False), (tf.shape(x)[0], -1))
-            score = tf.gather(out, cls, axis=1, batch_dims=1)
-        return tape.gradient(score, x)
-
-    return step
-
-
 def _path_step(model: Any) -> Any:
     """One compiled pass of Integrated Gradients over ``r`` rows' paths: ``points`` ``(r * steps, ...)``, each row's
     points in order from its baseline (first) to its input (last), and ``cls`` ``(r,)`` (-1: the class predicted at
@@ -127,8 +113,8 @@ def _smooth_step(model: Any) -> Any:
 
 
 class GradientRunner:
-    """Forward passes (``predict``) and forward+backward passes (``gradients``) on large batches, counting
-    rows together and reporting progress against ``expected_rows``."""
+    """Forward passes (``predict``) and compiled forward+backward steps on large batches, counting rows together
+    and reporting progress against ``expected_rows``."""
 
     def __init__(self, model: Any, progress: Progress | None, expected_rows: int, label: str) -> None:
         self.model = model
@@ -143,12 +129,8 @@ class GradientRunner:
         return int(max(16, min(4096, (1 << 21) // max(1, row_size))))
 
     def count(self, rows: int) -> None:
-        """Count ``rows`` model evaluations just run and report the progress."""
-        f = self.predict
-        f.rows += rows
-        f.calls += 1
-        if f.progress is not None:
-            f.progress(min(1.0, f.rows / f.expected_rows), f"{f.label}: {f.rows:,} model evaluations")
+        """Count ``rows`` model evaluations just run by a step and report the progress."""
+        self.predict.count(rows)
 
     def run(self, step: Any, x: np.ndarray, cls: np.ndarray) -> Any:
         """``step(x, cls)`` on chunks of ``x``, float64 results concatenated (each of them, for a step that returns
@@ -162,11 +144,6 @@ class GradientRunner:
             self.count(len(part))
         joined = tuple(np.concatenate(column) for column in zip(*outs))
         return joined[0] if len(joined) == 1 else joined
-
-    def gradients(self, x: np.ndarray, cls: np.ndarray) -> np.ndarray:
-        """d output[cls[i]] / d x[i] for every row, float64."""
-        return self.run(_compiled(self.model, "gradient", lambda: _gradient_step(self.model)),
-                        np.asarray(x, dtype=np.float32), cls)
 
     def rows_per_call(self, copies: int, row_size: int) -> int:
         """How many inputs fit in one batch when each of them runs as ``copies`` rows."""

@@ -72,11 +72,10 @@ def image_drops(f: BatchedPredict, x: np.ndarray, baselines: np.ndarray, patch: 
         copies = np.where(masks[None, :, :, :, None], bs[:, None], xs[:, None])  # (r, patches, h, w, c)
         at_x, hidden = with_inputs(f, xs, copies)
         drops = at_x[:, None] - hidden  # (r, patches, k)
-        per_pixel = np.tensordot(drops, cover, axes=([1], [0]))  # (r, k, h * w), a BLAS product
-        values.append(np.moveaxis(per_pixel, 1, -1).reshape(len(xs), h, w, -1))
+        averaged = np.tensordot(drops, cover, axes=([1], [0]))  # (r, k, h * w), a BLAS product
+        values.append(np.moveaxis(averaged, 1, -1).reshape(len(xs), h, w, -1))
         outputs.append(at_x)
-    per_pixel = np.concatenate(values)
-    return np.repeat(per_pixel[:, :, :, None], x.shape[3], axis=3), np.concatenate(outputs)
+    return np.repeat(np.concatenate(values)[:, :, :, None], x.shape[3], axis=3), np.concatenate(outputs)
 
 
 def feature_drops(f: BatchedPredict, x: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -277,6 +277,14 @@ class BatchedPredict:
         self.rows = 0
         self.calls = 0
 
+    def count(self, rows: int) -> None:
+        """Count one model call of ``rows`` rows (this object's or another's, such as a gradient step) and report
+        the progress."""
+        self.rows += rows
+        self.calls += 1
+        if self.progress is not None:
+            self.progress(min(1.0, self.rows / self.expected_rows), f"{self.label}: {self.rows:,} model evaluations")
+
     def batch_size(self, row_size: int) -> int:
         return int(max(512, min(65536, (1 << 22) // max(1, row_size))))
 
@@ -293,11 +301,7 @@ class BatchedPredict:
         for start in range(0, len(x), step):
             out = np.asarray(self.model.predict_on_batch(x[start:start + step]), dtype=np.float64)
             outs.append(out.reshape(len(out), -1))
-            self.rows += len(out)
-            self.calls += 1
-            if self.progress is not None:
-                self.progress(min(1.0, self.rows / self.expected_rows),
-                              f"{self.label}: {self.rows:,} model evaluations")
+            self.count(len(out))
         if not outs:
             return np.zeros((0, 1))
         return np.concatenate(outs)
